@@ -1,0 +1,15 @@
+"""Defaults: MNIST-1D, the MNIST-1D paper's training recipe, sandbox limits, fitness threshold."""
+
+import ml_collections
+
+from evojax_nas.train import default_config as default_train_config
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.task = "mnist1d"
+    config.task_kwargs = ml_collections.ConfigDict({"seed": 42, "num_samples": 5000, "val_size": 500})
+    config.train = default_train_config()  # Adam, lr 1e-2, batch 100, 8000 steps (Greydanus 2020)
+    config.eval = ml_collections.ConfigDict({"num_workers": 1, "timeout_s": 900.0, "memory_gb": 6.0})
+    config.min_val_accuracy = 0.5  # EvoPrompting's error threshold of 0.5
+    return config

@@ -1,0 +1,88 @@
+"""The `evonas` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evojax_nas.config import DEFAULT_CONFIG, load_config
+
+
+def _evaluator_config(config, task: str):
+    from evojax_nas.evaluate import EvaluatorConfig
+
+    return EvaluatorConfig(
+        task=task, task_kwargs=config.task_kwargs.to_dict(), train_config=config.train.to_dict(),
+        num_workers=config.eval.num_workers, timeout_s=config.eval.timeout_s,
+        memory_bytes=int(config.eval.memory_gb * 2**30))
+
+
+def _table(rows: Sequence[dict]) -> str:
+    head = f"{'program':28} {'val acc':>8} {'test acc':>8} {'params':>8} {'FLOPs':>10} {'fitness':>10}  status"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        m = row.get("metrics") or {}
+        fit = row["fitness"]
+        status = "ok" if row["eligible"] else row["reason"]
+        lines.append(
+            f"{row['name'][:28]:28} {m.get('val_accuracy_mean', float('nan')):8.3f} "
+            f"{m.get('test_accuracy_mean', float('nan')):8.3f} {m.get('params', 0):8d} "
+            f"{m.get('flops', float('nan')):10.3g} {fit if fit is not None else float('nan'):10.1f}  "
+            f"{status[:60]}")
+    return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Train program files in the sandbox; print their metrics as JSON, then a table on stderr."""
+    from evojax_nas.evaluate import Evaluator
+    from evojax_nas.programs import Program
+    from evojax_nas.search import score
+
+    config = load_config(args.config)
+    if args.steps is not None:
+        config.train.num_steps = args.steps
+    if args.seeds is not None:
+        config.train.num_seeds = args.seeds
+    if args.strategy is not None:
+        config.train.strategy = args.strategy
+    programs = [Program.from_file(path) for path in args.paths]
+    with Evaluator(_evaluator_config(config, args.task)) as evaluator:
+        results = evaluator.evaluate(programs)
+    rows = []
+    for path, program, result in zip(args.paths, programs, results, strict=True):
+        s = score(result, config.min_val_accuracy)
+        rows.append({"name": Path(path).name, "id": program.id, **result.to_dict(),
+                     "fitness": s.fitness, "eligible": s.eligible, "reason": s.reason})
+    print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
+    print(_table(rows), file=sys.stderr)
+    return 0 if all(r["failure"] is None for r in rows) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evonas", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("eval", help="train program files in the sandbox and print their metrics")
+    ev.add_argument("paths", nargs="+", help="program files (.py) defining the task's model class")
+    ev.add_argument("--task", default="mnist1d")
+    ev.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file with get_config()")
+    ev.add_argument("--steps", type=int, help="override config.train.num_steps")
+    ev.add_argument("--seeds", type=int, help="override config.train.num_seeds (trained vmapped)")
+    ev.add_argument("--strategy", help="auto, python-vmap, python-serial, scan-vmap or scan-serial")
+    ev.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"evonas: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Loading experiment configs (Python files with get_config(), as in the Flax examples)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import ml_collections
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.py"
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG) -> ml_collections.ConfigDict:
+    """Import a config file and return its get_config(); its folder's parent is importable (configs.x)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    root = str(path.parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    spec = importlib.util.spec_from_file_location(f"{path.parent.name}.{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ValueError(f"config file {path} defines no get_config()")
+    return module.get_config()

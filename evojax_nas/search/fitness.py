@@ -1,0 +1,34 @@
+"""EvoPrompting's fitness: -(validation error) x (parameter count), with the accuracy threshold."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from evojax_nas.evaluate.result import Result
+
+
+def fitness(val_accuracy: float, params: int) -> float:
+    """-(1 - val_accuracy) * params: higher is better, small and accurate models win."""
+    return -(1.0 - val_accuracy) * params
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """A candidate's fitness and whether it may be selected (with the reason when not)."""
+
+    fitness: float | None
+    eligible: bool
+    reason: str | None = None
+
+
+def score(result: Result, min_val_accuracy: float) -> Score:
+    """Score a result; failures and models under the validation-accuracy threshold are not eligible."""
+    if not result.ok:
+        failure = result.failure
+        return Score(None, False, f"untrainable ({failure.kind}): {failure.message}" if failure else "no metrics")
+    assert result.metrics is not None
+    acc, params = result.metrics["val_accuracy_mean"], result.metrics["params"]
+    value = fitness(acc, params)
+    if acc < min_val_accuracy:
+        return Score(value, False, f"validation accuracy {acc:.3f} under the threshold {min_val_accuracy:.3f}")
+    return Score(value, True)

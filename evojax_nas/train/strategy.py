@@ -1,0 +1,124 @@
+"""Training-loop strategies (Python loop or lax.scan; vmap over seeds or one seed after another),
+chosen by timing each on the program at hand."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+LOOPS = ("python", "scan")
+SEED_MODES = ("vmap", "serial")
+
+
+@dataclasses.dataclass(frozen=True)
+class Strategy:
+    """How the steps are driven (loop) and how the S seeds are batched (seeds)."""
+
+    loop: str = "python"
+    seeds: str = "vmap"
+
+    def __post_init__(self) -> None:
+        if self.loop not in LOOPS or self.seeds not in SEED_MODES:
+            raise ValueError(f"unknown strategy {self}; loops {LOOPS}, seed modes {SEED_MODES}")
+
+    def __str__(self) -> str:
+        return f"{self.loop}-{self.seeds}"
+
+    @classmethod
+    def parse(cls, text: str) -> Strategy | None:
+        """'python-vmap', 'scan-serial', ... -> Strategy; 'auto' -> None (measure)."""
+        if text == "auto":
+            return None
+        loop, _, seeds = text.partition("-")
+        return cls(loop, seeds or "vmap")
+
+    @classmethod
+    def all(cls, num_seeds: int) -> list[Strategy]:
+        """Every strategy worth timing for num_seeds seeds (serial equals vmap for one seed)."""
+        modes = SEED_MODES if num_seeds > 1 else ("vmap",)
+        return [cls(loop, seeds) for loop in LOOPS for seeds in modes]
+
+
+Runner = Callable[[Any, jax.Array, int], Any]
+
+
+def choose_strategy(make_runner: Callable[[Strategy], Runner], carry: Any, schedules: jax.Array,
+                    num_seeds: int, probe_steps: int = 10, repeats: int = 3
+                    ) -> tuple[Strategy, Runner, dict[str, float]]:
+    """Run every strategy once on a copy of the carry (compiling it), then time `repeats` runs of
+    probe_steps; return the fastest strategy, its compiled runner and each one's seconds per step."""
+    timings: dict[str, float] = {}
+    runners: dict[str, Runner] = {}
+    for strategy in Strategy.all(num_seeds):
+        run = runners[str(strategy)] = make_runner(strategy)
+        state = jax.block_until_ready(run(jax.tree.map(jnp.copy, carry), schedules, probe_steps))
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            state = jax.block_until_ready(run(state, schedules, probe_steps))
+            best = min(best, time.perf_counter() - start)
+        timings[str(strategy)] = best / probe_steps
+    fastest = min(timings, key=timings.__getitem__)
+    return Strategy.parse(fastest), runners[fastest], timings
+
+
+HEAVY_PRIMITIVES = ("conv_general_dilated", "dot_general", "scan", "while", "reduce_window",
+                    "select_and_scatter_add", "cumsum", "sort", "fft")
+
+
+def _primitives(jaxpr: Any) -> set[str]:
+    names: set[str] = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, list | tuple) else (param,):
+                inner = getattr(sub, "jaxpr", None)
+                if inner is not None:
+                    names |= _primitives(getattr(inner, "jaxpr", inner))
+    return names
+
+
+def workload_key(forward: Callable[..., Any], args: tuple, num_seeds: int, batch_size: int,
+                 num_params: int) -> str:
+    """Key of what decides the fastest strategy: backend, the heavy primitives of the forward pass,
+    seeds, batch and the parameter count's order of magnitude (powers of 4)."""
+    prims = _primitives(jax.make_jaxpr(forward)(*args).jaxpr)
+    heavy = sorted(p for p in prims if any(p.startswith(h) for h in HEAVY_PRIMITIVES))
+    size = max(num_params, 1).bit_length() // 2
+    return f"{jax.default_backend()}|{'+'.join(heavy)}|S{num_seeds}|B{batch_size}|P4^{size}"
+
+
+class StrategyCache:
+    """Measured choices by workload key, kept in a JSON file so later processes reuse them."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict[str, dict[str, Any]] = {}
+        if path is not None and path.exists():
+            try:
+                self.entries = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.entries = {}  # a corrupt cache is re-measured
+
+    def get(self, key: str) -> Strategy | None:
+        """The strategy measured fastest for key, if any."""
+        entry = self.entries.get(key)
+        return Strategy.parse(entry["strategy"]) if entry else None
+
+    def put(self, key: str, strategy: Strategy, timings: dict[str, float]) -> None:
+        """Record a measurement (written atomically: concurrent workers may only lose an entry)."""
+        self.entries[key] = {"strategy": str(strategy), "seconds_per_step": timings}
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)

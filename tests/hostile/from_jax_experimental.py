@@ -1,0 +1,9 @@
+# expect: forbidden
+import flax.linen as nn
+from jax import experimental
+
+
+class Model(nn.Module):
+    @nn.compact
+    def __call__(self, x, train=False):
+        return nn.Dense(10)(x)

@@ -1,0 +1,4 @@
+# expect: interface
+class Model:
+    def __call__(self, x, train=False):
+        return x

@@ -1,0 +1,8 @@
+# expect: syntax
+import flax.linen as nn
+
+
+class Model(nn.Module):
+    @nn.compact
+    def __call__(self, x, train=False)
+        return nn.Dense(10)(x)
