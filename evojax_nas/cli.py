@@ -61,6 +61,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0 if all(r["failure"] is None for r in rows) else 1
 
 
+def cmd_serve_lm(args: argparse.Namespace) -> int:
+    """Serve the local LM over an OpenAI-compatible API until interrupted."""
+    import time
+
+    from evojax_nas.lm.backends import LocalLM
+    from evojax_nas.lm.server import serve
+
+    server = serve(LocalLM(args.checkpoint), args.host, args.port, args.model_name)
+    print(f"serving {args.checkpoint or 'the embedded LM'} at http://{args.host}:{server.server_port}/v1",
+          file=sys.stderr)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evonas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seeds", type=int, help="override config.train.num_seeds (trained vmapped)")
     ev.add_argument("--strategy", help="auto, python-vmap, python-serial, scan-vmap or scan-serial")
     ev.set_defaults(func=cmd_eval)
+    lm = sub.add_parser("serve-lm", help="serve the local LM over an OpenAI-compatible HTTP API")
+    lm.add_argument("--checkpoint", help="embedded:gemma3-270m (default), a .gguf file or an HF directory")
+    lm.add_argument("--host", default="127.0.0.1")
+    lm.add_argument("--port", type=int, default=8000)
+    lm.add_argument("--model-name", default="evonas")
+    lm.set_defaults(func=cmd_serve_lm)
     return parser
 
 

@@ -51,7 +51,7 @@ Runner = Callable[[Any, jax.Array, int], Any]
 
 
 def choose_strategy(make_runner: Callable[[Strategy], Runner], carry: Any, schedules: jax.Array,
-                    num_seeds: int, probe_steps: int = 10, repeats: int = 3
+                    num_seeds: int, probe_steps: int = 20, repeats: int = 3
                     ) -> tuple[Strategy, Runner, dict[str, float]]:
     """Run every strategy once on a copy of the carry (compiling it), then time `repeats` runs of
     probe_steps; return the fastest strategy, its compiled runner and each one's seconds per step."""

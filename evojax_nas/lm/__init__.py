@@ -1,0 +1,1 @@
+"""Language models: tokenizer, Flax decoder, KV-cache sampling, soft prompts, remote backends."""
