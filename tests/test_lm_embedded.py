@@ -90,7 +90,8 @@ def test_dead_or_slow_server_is_a_clear_error():
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()  # accepts connections, never answers
-    threading.Thread(target=lambda: silent.accept(), daemon=True).start()
+    held = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
     try:
         client = OpenAIClient(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout_s=1, retries=0)
         with pytest.raises(LMError, match="timed out|Timeout"):

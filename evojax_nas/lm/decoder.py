@@ -124,6 +124,7 @@ class Decoder(nn.Module):
 
     config: DecoderConfig
     dtype: Any = jnp.float32
+    unroll: int = 1  # layers per scan iteration: unrolling trades compile time for speed
 
     def setup(self) -> None:
         cfg = self.config
@@ -132,7 +133,8 @@ class Decoder(nn.Module):
         if not cfg.tie_embeddings:
             self.lm_head = self.param("lm_head", nn.initializers.normal(0.02), (cfg.dim, cfg.vocab_size))
         self.layers = nn.scan(Block, variable_axes={"params": 0}, split_rngs={"params": True},
-                              in_axes=0, out_axes=0, length=cfg.n_layers)(cfg, self.dtype, name="layers")
+                              in_axes=0, out_axes=0, length=cfg.n_layers, unroll=self.unroll)(
+                                  cfg, self.dtype, name="layers")
 
     def embed(self, tokens: jnp.ndarray) -> jnp.ndarray:
         """Token ids -> input embeddings (scaled by sqrt(dim) for Gemma)."""

@@ -1,5 +1,5 @@
-"""Batched sampling with a KV cache: one jitted prefill and one jitted chunk of decode steps per shape
-bucket; per-row temperature and top-p (after top-k), stop strings, optional soft prompt, seeded keys."""
+"""Batched sampling with a KV cache: one jitted prefill and one jitted decode step per shape bucket;
+per-row temperature and top-p (after top-k), stop strings, optional soft prompt, seeded keys."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def bucket(n: int, minimum: int = 16) -> int:
 def sample_token(logits: jax.Array, key: jax.Array, temperature: jax.Array, top_p: jax.Array,
                  top_k: int) -> jax.Array:
     """Per-row sampling: top-k, then nucleus top-p, at per-row temperature (0 = greedy)."""
-    values, indices = jax.lax.top_k(logits, top_k)  # sorted, highest first
+    # The barrier keeps XLA from fusing top_k with what follows, which on CPU turned it into a full sort
+    # of the vocabulary (1.4 s instead of 11 ms at batch 16 for 262k tokens).
+    values, indices = jax.lax.optimization_barrier(jax.lax.top_k(logits, top_k))  # sorted, highest first
     greedy = indices[:, 0]
     scaled = values / jnp.maximum(temperature, 1e-6)[:, None]
     probs = jax.nn.softmax(scaled, axis=-1)
@@ -56,6 +58,7 @@ class Sampler:
 
     def __init__(self, config: DecoderConfig, params: Any, tokenizer: Tokenizer, top_k: int = 64,
                  chunk: int = 16, dtype: Any = jnp.float32):
+        """chunk: decode steps between checks of the stop strings on the host."""
         self.config, self.tokenizer, self.top_k, self.chunk = config, tokenizer, top_k, chunk
         self.model = Decoder(config, dtype)
         self.params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
@@ -85,23 +88,18 @@ class Sampler:
         return Decoding(cache, key_positions, token, positions[:, -1] + 1, jnp.asarray(span, jnp.int32),
                         jnp.isin(token, jnp.asarray(self.config.eos_ids)), key)
 
-    @functools.partial(jax.jit, static_argnums=0, donate_argnums=2)
-    def _decode_chunk(self, params, state: Decoding, temperature, top_p):
-        """`chunk` decode steps in one scan; returns the new state and the (R, chunk) tokens."""
-        eos = jnp.asarray(self.config.eos_ids)
-
-        def step(s: Decoding, _):
-            rows = jnp.arange(s.token.shape[0])
-            key_positions = s.key_positions.at[rows, s.slot].set(s.position)
-            embeds = self.model.apply(params, s.token[:, None], method=Decoder.embed)
-            hidden, cache = self.model.apply(params, embeds, s.position[:, None], key_positions, s.cache, s.slot)
-            logits = self.model.apply(params, hidden[:, 0], method=Decoder.logits)
-            key, sub = jax.random.split(s.key)
-            token = jnp.where(s.done, self.config.pad_id, sample_token(logits, sub, temperature, top_p, self.top_k))
-            done = s.done | jnp.isin(token, eos)
-            return Decoding(cache, key_positions, token, s.position + 1, s.slot + 1, done, key), token
-
-        return jax.lax.scan(step, state, None, length=self.chunk)
+    @functools.partial(jax.jit, static_argnums=0)
+    def _decode_step(self, params, s: Decoding, temperature, top_p) -> Decoding:
+        """One decode step for every row."""
+        rows = jnp.arange(s.token.shape[0])
+        key_positions = s.key_positions.at[rows, s.slot].set(s.position)
+        embeds = self.model.apply(params, s.token[:, None], method=Decoder.embed)
+        hidden, cache = self.model.apply(params, embeds, s.position[:, None], key_positions, s.cache, s.slot)
+        logits = self.model.apply(params, hidden[:, 0], method=Decoder.logits)
+        key, sub = jax.random.split(s.key)
+        token = jnp.where(s.done, self.config.pad_id, sample_token(logits, sub, temperature, top_p, self.top_k))
+        done = s.done | jnp.isin(token, jnp.asarray(self.config.eos_ids))
+        return Decoding(cache, key_positions, token, s.position + 1, s.slot + 1, done, key)
 
     def generate(self, prompts: Sequence[str], n: int = 1, temperature: float | Sequence[float] = 0.8,
                  max_new_tokens: int = 256, stop: Sequence[str] = (), key: jax.Array | None = None,
@@ -121,15 +119,15 @@ class Sampler:
         temp = jnp.asarray(np.concatenate([row_temps, np.zeros(rows_b - rows, np.float32)]))
         nucleus = jnp.full((rows_b,), top_p, jnp.float32)
         prefix = 0 if soft_prompt is None else soft_prompt.shape[0]
-        steps = -(-max(max_new_tokens - 1, 0) // self.chunk) * self.chunk
-        cache_size = bucket(prefix + length_b + steps, 64)
+        cache_size = bucket(prefix + length_b + max_new_tokens, 64)
         state = self._prefill(self.params, jnp.asarray(tokens), jnp.asarray(valid), soft_prompt, temp, nucleus,
                               cache_size, key)
         generated = [np.asarray(state.token)[:, None]]
-        while sum(g.shape[1] for g in generated) < max_new_tokens and not bool(np.asarray(state.done)[:rows].all()):
-            state, chunk_tokens = self._decode_chunk(self.params, state, temp, nucleus)
-            generated.append(np.asarray(chunk_tokens).T)
-            if stop and self._all_stopped(np.concatenate(generated, 1)[:rows], stop):
+        while len(generated) < max_new_tokens and not bool(np.asarray(state.done)[:rows].all()):
+            state = self._decode_step(self.params, state, temp, nucleus)
+            generated.append(np.asarray(state.token)[:, None])
+            check = stop and len(generated) % self.chunk == 0
+            if check and self._all_stopped(np.concatenate(generated, 1)[:rows], stop):
                 break
         ids = np.concatenate(generated, axis=1)[:rows, :max_new_tokens]
         texts = [self._text(row, stop) for row in ids]

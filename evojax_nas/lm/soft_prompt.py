@@ -91,7 +91,7 @@ class SoftPromptTuner:
         losses = jax.lax.map(lambda r: row_loss(self.sampler.model, params, prefix, *r), (tokens, valid, target))
         return (losses * weights).sum() / jnp.maximum(weights.sum(), 1e-6)
 
-    @functools.partial(jax.jit, static_argnums=0, donate_argnums=(2, 3))
+    @functools.partial(jax.jit, static_argnums=0)
     def _step(self, params, prefix, opt_state, tokens, valid, target, weights):
         loss, grad = jax.value_and_grad(lambda p: self._loss(params, p, tokens, valid, target, weights))(prefix)
         updates, opt_state = self.tx.update(grad, opt_state, prefix)
