@@ -7,7 +7,7 @@ import pytest
 import torch
 import transformers
 
-from evojax_nas.lm.decoder import Decoder, make_cache
+from evojax_nas.lm.decoder import Decoder, make_cache, write_cache
 from evojax_nas.lm.weights import load_hf
 
 TINY = {
@@ -42,8 +42,8 @@ def forward(config, params, tokens, positions=None):
     positions = jnp.broadcast_to(jnp.arange(t), (b, t)) if positions is None else positions
     decoder = Decoder(config)
     embeds = decoder.apply(params, tokens, method=Decoder.embed)
-    hidden, cache = decoder.apply(params, embeds, positions, positions, make_cache(config, b, t), 0)
-    return decoder.apply(params, hidden, method=Decoder.logits), cache
+    hidden, new_kv = decoder.apply(params, embeds, positions, make_cache(config, b, 0), jnp.zeros((b, 0), int))
+    return decoder.apply(params, hidden, method=Decoder.logits), new_kv
 
 
 def test_logits_equal_transformers(tiny):
@@ -63,12 +63,12 @@ def test_cached_decoding_equals_the_full_forward(tiny):
     decoder, size, split = Decoder(config), 32, 14
     positions = jnp.broadcast_to(jnp.arange(size), (2, size))
     key_positions = jnp.where(positions < split, positions, -1)
-    embeds = decoder.apply(params, tokens[:, :split], method=Decoder.embed)
-    _, cache = decoder.apply(params, embeds, positions[:, :split], key_positions, make_cache(config, 2, size), 0)
+    _, new_kv = forward(config, params, tokens[:, :split])
+    cache = write_cache(make_cache(config, 2, size), new_kv, 0)
     for t in range(split, 20):
-        key_positions = key_positions.at[:, t].set(t)
         embeds = decoder.apply(params, tokens[:, t:t + 1], method=Decoder.embed)
-        hidden, cache = decoder.apply(params, embeds, positions[:, t:t + 1], key_positions, cache, t)
+        hidden, new_kv = decoder.apply(params, embeds, positions[:, t:t + 1], cache, key_positions)
+        cache, key_positions = write_cache(cache, new_kv, t), key_positions.at[:, t].set(t)
         step = decoder.apply(params, hidden[:, 0], method=Decoder.logits)
         np.testing.assert_allclose(np.asarray(step), np.asarray(full[:, t]), atol=2e-4, rtol=2e-4)
 

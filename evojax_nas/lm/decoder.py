@@ -66,7 +66,7 @@ def rope(x: jnp.ndarray, positions: jnp.ndarray, base: jnp.ndarray) -> jnp.ndarr
 
 
 class Block(nn.Module):
-    """One transformer layer; called by nn.scan with (hidden, per-layer inputs)."""
+    """One transformer layer; nn.scan calls it with (carry, this layer's kind and cache)."""
 
     config: DecoderConfig
     dtype: Any = jnp.float32
@@ -74,7 +74,7 @@ class Block(nn.Module):
     @nn.compact
     def __call__(self, carry, layer):
         cfg = self.config
-        x, positions, key_positions, slot = carry
+        x, positions, cache_positions = carry
         is_global, k_cache, v_cache = layer
         dense = lambda n, name, bias=False: nn.DenseGeneral(n, use_bias=bias, name=name, dtype=self.dtype)  # noqa: E731
         norm = lambda name, d=cfg.dim: self.param(name, nn.initializers.ones, (d,))  # noqa: E731
@@ -88,24 +88,28 @@ class Block(nn.Module):
             q = rms_norm(q, norm("q_norm", cfg.head_dim), cfg.norm_eps)
             k = rms_norm(k, norm("k_norm", cfg.head_dim), cfg.norm_eps)
         base = jnp.where(is_global, cfg.rope_base, cfg.rope_local_base)
-        q, k = rope(q, positions, base), rope(k, positions, base)
+        q, k = rope(q, jnp.maximum(positions, 0), base), rope(k, jnp.maximum(positions, 0), base)
 
-        # write this chunk into the cache at [slot, slot + length)
-        k_cache = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), slot, axis=1)
-        v_cache = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype), slot, axis=1)
-
-        groups = cfg.n_heads // cfg.n_kv_heads
-        qg = q.reshape(batch, length, cfg.n_kv_heads, groups, cfg.head_dim)
+        # Attend to the cache (read only) and to this chunk's own keys; the caller writes the new keys
+        # and values into the cache, so no layer copies it.
+        qg = q.reshape(batch, length, cfg.n_kv_heads, cfg.n_heads // cfg.n_kv_heads, cfg.head_dim)
         scale = cfg.query_scale if cfg.query_scale is not None else cfg.head_dim ** -0.5
-        scores = jnp.einsum("btkgd,bskd->bkgts", qg, k_cache).astype(jnp.float32) * scale
-        qp, kp = positions[:, :, None], key_positions[:, None, :]  # (B, T, 1), (B, 1, S)
-        allowed = (kp >= 0) & (kp <= qp)
-        if cfg.sliding_window is not None:
-            allowed &= is_global | (qp - kp < cfg.sliding_window)
-        scores = jnp.where(allowed[:, None, None], scores, -1e30)
-        probs = jax.nn.softmax(scores, axis=-1).astype(v_cache.dtype)
-        out = jnp.einsum("bkgts,bskd->btkgd", probs, v_cache).reshape(batch, length, -1)
-        out = dense(cfg.dim, "wo")(out)
+        qp = positions[:, None, None, :, None]  # (B, 1, 1, T, 1)
+
+        def scores(keys: jnp.ndarray, key_positions: jnp.ndarray) -> jnp.ndarray:
+            s = jnp.einsum("btkgd,bskd->bkgts", qg, keys.astype(qg.dtype)).astype(jnp.float32) * scale
+            kp = key_positions[:, None, None, None, :]  # (B, 1, 1, 1, S)
+            allowed = (kp >= 0) & (kp <= qp)
+            if cfg.sliding_window is not None:
+                allowed &= is_global | (qp - kp < cfg.sliding_window)
+            return jnp.where(allowed, s, -1e30)
+
+        cached = k_cache.shape[1]
+        probs = jax.nn.softmax(jnp.concatenate([scores(k_cache, cache_positions), scores(k, positions)], -1), -1)
+        out = jnp.einsum("bkgts,bskd->btkgd", probs[..., cached:].astype(v.dtype), v)
+        if cached:
+            out += jnp.einsum("bkgts,bskd->btkgd", probs[..., :cached].astype(v.dtype), v_cache.astype(v.dtype))
+        out = dense(cfg.dim, "wo")(out.reshape(batch, length, -1))
         if cfg.gemma:
             out = rms_norm(out, norm("post_attn_norm"), cfg.norm_eps)
         x = x + out
@@ -116,7 +120,7 @@ class Block(nn.Module):
         out = dense(cfg.dim, "w_down")(act * up)
         if cfg.gemma:
             out = rms_norm(out, norm("post_ffn_norm"), cfg.norm_eps)
-        return (x + out, positions, key_positions, slot), (k_cache, v_cache)
+        return (x + out, positions, cache_positions), (k, v)
 
 
 class Decoder(nn.Module):
@@ -141,14 +145,15 @@ class Decoder(nn.Module):
         x = jnp.take(self.embedding, tokens, axis=0).astype(self.dtype)
         return x * jnp.asarray(math.sqrt(self.config.dim), self.dtype) if self.config.gemma else x
 
-    def __call__(self, x: jnp.ndarray, positions: jnp.ndarray, key_positions: jnp.ndarray,
-                 cache: tuple[jnp.ndarray, jnp.ndarray], slot: jnp.ndarray):
-        """x: (B, T, dim) embeddings at `positions` (B, T), written to cache slots [slot, slot + T);
-        key_positions (B, S): the position held by each cache slot after this write (-1: empty or pad).
-        Returns the final-norm hidden states (B, T, dim) and the updated cache."""
-        carry = (x, positions, key_positions, slot)
-        (x, *_), cache = self.layers(carry, (self.config.is_global(), *cache))
-        return rms_norm(x, self.final_norm, self.config.norm_eps), cache
+    def __call__(self, x: jnp.ndarray, positions: jnp.ndarray, cache: tuple[jnp.ndarray, jnp.ndarray],
+                 cache_positions: jnp.ndarray):
+        """x: (B, T, dim) embeddings at `positions` (B, T; -1 marks padding). The cache (keys, values),
+        each (n_layers, B, S, n_kv_heads, head_dim), holds earlier tokens at `cache_positions` (B, S; -1:
+        empty). Returns the final-norm hidden states (B, T, dim) and this chunk's (keys, values), each
+        (n_layers, B, T, n_kv_heads, head_dim), for the caller to write into its cache."""
+        carry = (x, positions, cache_positions)
+        (x, *_), new_kv = self.layers(carry, (self.config.is_global(), *cache))
+        return rms_norm(x, self.final_norm, self.config.norm_eps), new_kv
 
     def logits(self, hidden: jnp.ndarray) -> jnp.ndarray:
         """Hidden states (..., dim) -> float32 logits (..., vocab)."""
@@ -160,3 +165,10 @@ def make_cache(config: DecoderConfig, batch: int, size: int, dtype: Any = jnp.fl
     """Empty (keys, values) cache without a module instance."""
     shape = (config.n_layers, batch, size, config.n_kv_heads, config.head_dim)
     return jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)
+
+
+def write_cache(cache: tuple[jnp.ndarray, jnp.ndarray], new_kv: tuple[jnp.ndarray, jnp.ndarray],
+                slot: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Write a chunk's (keys, values) into the cache at slots [slot, slot + T)."""
+    return tuple(jax.lax.dynamic_update_slice_in_dim(c, n.astype(c.dtype), slot, axis=2)
+                 for c, n in zip(cache, new_kv, strict=True))

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from tokenizers import Tokenizer
 
-from evojax_nas.lm.decoder import Decoder, DecoderConfig, make_cache
+from evojax_nas.lm.decoder import Decoder, DecoderConfig, make_cache, write_cache
 
 
 def bucket(n: int, minimum: int = 16) -> int:
@@ -67,34 +67,41 @@ class Sampler:
         """Token ids with the beginning-of-sequence token."""
         return [self.config.bos_id, *self.tokenizer.encode(text, add_special_tokens=False).ids]
 
-    @functools.partial(jax.jit, static_argnums=(0, 7))
-    def _prefill(self, params, tokens, valid, soft_prompt, temperature, top_p, cache_size, key):
-        """Run the prompts (left-padded, soft prompt first) through the model; sample the first token."""
-        rows, length = tokens.shape
+    @functools.partial(jax.jit, static_argnums=(0, 5))
+    def _prefill(self, params, tokens, valid, soft_prompt, cache_size):
+        """Run each distinct prompt (left-padded, soft prompt first) through the model once.
+        Returns the last position's logits, the cache, the slot positions and the next position."""
+        rows = tokens.shape[0]
         embeds = self.model.apply(params, tokens, method=Decoder.embed)
         if soft_prompt is not None:
             prefix = jnp.broadcast_to(soft_prompt.astype(embeds.dtype), (rows, *soft_prompt.shape))
             embeds = jnp.concatenate([prefix, embeds], axis=1)
             valid = jnp.concatenate([jnp.ones((rows, soft_prompt.shape[0]), bool), valid], axis=1)
-        positions = jnp.cumsum(valid, axis=1) - 1
-        span = embeds.shape[1]
-        key_positions = jnp.full((rows, cache_size), -1, jnp.int32).at[:, :span].set(
-            jnp.where(valid, positions, -1))
-        cache = make_cache(self.config, rows, cache_size, embeds.dtype)
-        hidden, cache = self.model.apply(params, embeds, positions, key_positions, cache, 0)
+        positions = jnp.where(valid, jnp.cumsum(valid, axis=1) - 1, -1)
+        hidden, new_kv = self.model.apply(params, embeds, positions, make_cache(self.config, rows, 0, embeds.dtype),
+                                          jnp.zeros((rows, 0), jnp.int32))
+        cache = write_cache(make_cache(self.config, rows, cache_size, embeds.dtype), new_kv, 0)
+        key_positions = jnp.full((rows, cache_size), -1, jnp.int32).at[:, : embeds.shape[1]].set(positions)
         logits = self.model.apply(params, hidden[:, -1], method=Decoder.logits)
-        key, sub = jax.random.split(key)
-        token = sample_token(logits, sub, temperature, top_p, self.top_k)
-        return Decoding(cache, key_positions, token, positions[:, -1] + 1, jnp.asarray(span, jnp.int32),
-                        jnp.isin(token, jnp.asarray(self.config.eos_ids)), key)
+        return logits, cache, key_positions, positions[:, -1] + 1
 
     @functools.partial(jax.jit, static_argnums=0)
+    def _fan_out(self, prefilled, source_row, temperature, top_p, key, slot) -> Decoding:
+        """Copy each prompt's cache to its n sample rows and sample every row's first token."""
+        logits, cache, key_positions, position = prefilled
+        pick = lambda a, axis=0: jnp.take(a, source_row, axis=axis)  # noqa: E731
+        key, sub = jax.random.split(key)
+        token = sample_token(pick(logits), sub, temperature, top_p, self.top_k)
+        return Decoding(jax.tree.map(lambda c: pick(c, 1), cache), pick(key_positions), token, pick(position),
+                        slot, jnp.isin(token, jnp.asarray(self.config.eos_ids)), key)
+
+    @functools.partial(jax.jit, static_argnums=0, donate_argnums=2)
     def _decode_step(self, params, s: Decoding, temperature, top_p) -> Decoding:
-        """One decode step for every row."""
-        rows = jnp.arange(s.token.shape[0])
-        key_positions = s.key_positions.at[rows, s.slot].set(s.position)
+        """One decode step for every row (the donated state's cache is updated in place)."""
         embeds = self.model.apply(params, s.token[:, None], method=Decoder.embed)
-        hidden, cache = self.model.apply(params, embeds, s.position[:, None], key_positions, s.cache, s.slot)
+        hidden, new_kv = self.model.apply(params, embeds, s.position[:, None], s.cache, s.key_positions)
+        cache = write_cache(s.cache, new_kv, s.slot)
+        key_positions = s.key_positions.at[jnp.arange(s.token.shape[0]), s.slot].set(s.position)
         logits = self.model.apply(params, hidden[:, 0], method=Decoder.logits)
         key, sub = jax.random.split(s.key)
         token = jnp.where(s.done, self.config.pad_id, sample_token(logits, sub, temperature, top_p, self.top_k))
@@ -108,20 +115,22 @@ class Sampler:
         prompt at its own). Deterministic given the key. Returns texts cut at the first stop string."""
         key = jax.random.key(0) if key is None else key
         temps = np.broadcast_to(np.asarray(temperature, np.float32), (len(prompts),))
-        encoded = [self.encode(p) for p in prompts for _ in range(n)]
-        row_temps = np.repeat(temps, n)
-        rows = len(encoded)
-        rows_b, length_b = bucket(rows, 1), bucket(max(map(len, encoded)), 64)
-        tokens = np.full((rows_b, length_b), self.config.pad_id, np.int32)
-        valid = np.zeros((rows_b, length_b), bool)
-        for i, ids in enumerate(encoded + [encoded[0]] * (rows_b - rows)):  # padding rows copy row 0
+        encoded = [self.encode(p) for p in prompts]
+        prompts_b, length_b = bucket(len(prompts), 1), bucket(max(map(len, encoded)), 64)
+        tokens = np.full((prompts_b, length_b), self.config.pad_id, np.int32)
+        valid = np.zeros((prompts_b, length_b), bool)
+        for i, ids in enumerate(encoded):
             tokens[i, length_b - len(ids):], valid[i, length_b - len(ids):] = ids, True
-        temp = jnp.asarray(np.concatenate([row_temps, np.zeros(rows_b - rows, np.float32)]))
+        rows = len(prompts) * n
+        rows_b = bucket(rows, 1)
+        source_row = np.concatenate([np.repeat(np.arange(len(prompts)), n), np.zeros(rows_b - rows, int)])
+        temp = jnp.asarray(np.concatenate([np.repeat(temps, n), np.zeros(rows_b - rows, np.float32)]))
         nucleus = jnp.full((rows_b,), top_p, jnp.float32)
         prefix = 0 if soft_prompt is None else soft_prompt.shape[0]
-        cache_size = bucket(prefix + length_b + max_new_tokens, 64)
-        state = self._prefill(self.params, jnp.asarray(tokens), jnp.asarray(valid), soft_prompt, temp, nucleus,
-                              cache_size, key)
+        cache_size = -(-(prefix + length_b + max_new_tokens) // 256) * 256
+        prefilled = self._prefill(self.params, jnp.asarray(tokens), jnp.asarray(valid), soft_prompt, cache_size)
+        state = self._fan_out(prefilled, jnp.asarray(source_row), temp, nucleus, key,
+                              jnp.asarray(prefix + length_b, jnp.int32))
         generated = [np.asarray(state.token)[:, None]]
         while len(generated) < max_new_tokens and not bool(np.asarray(state.done)[:rows].all()):
             state = self._decode_step(self.params, state, temp, nucleus)

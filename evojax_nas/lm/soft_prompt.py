@@ -44,10 +44,9 @@ def row_loss(decoder: Decoder, params: Any, prefix: jax.Array, tokens: jax.Array
     p = prefix.shape[0]
     embeds = jnp.concatenate([prefix[None].astype(embeds.dtype), embeds], axis=1)
     mask = jnp.concatenate([jnp.ones((1, p), bool), valid[None]], axis=1)
-    positions = jnp.cumsum(mask, axis=1) - 1
-    key_positions = jnp.where(mask, positions, -1)
-    hidden, _ = decoder.apply(params, embeds, positions, key_positions,
-                              make_cache(decoder.config, 1, embeds.shape[1], embeds.dtype), 0)
+    positions = jnp.where(mask, jnp.cumsum(mask, axis=1) - 1, -1)
+    hidden, _ = decoder.apply(params, embeds, positions, make_cache(decoder.config, 1, 0, embeds.dtype),
+                              jnp.zeros((1, 0), jnp.int32))
 
     @jax.checkpoint
     def nll(h: jax.Array) -> jax.Array:

@@ -1,0 +1,122 @@
+"""Sampling speed of the embedded Gemma-3-270M, side by side in one run: our jitted KV-cache sampler vs
+transformers' PyTorch `generate` on the same (de-quantised, float32) weights, and llama.cpp on the GGUF
+itself when llama-cpp-python is installed. Tokens/s = rows x new tokens / seconds, after a warm-up run.
+
+    python benchmarks/lm_speed.py [--new-tokens 64] [--batches 1 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import numpy as np
+
+from evojax_nas.lm.checkpoints import embedded_gguf, load_checkpoint
+from evojax_nas.lm.decoder import DecoderConfig
+from evojax_nas.lm.sampler import Sampler
+
+PROMPT = ("import flax.linen as nn\n\n\n# Model 1: validation accuracy 0.912, parameters 5210\n"
+          "class Model(nn.Module):\n    @nn.compact\n    def __call__(self, x, train: bool = False):\n"
+          "        x = x[..., None]\n        x = nn.relu(nn.Conv(25, (5,), strides=2, padding=1)(x))\n"
+          "        x = x.reshape((x.shape[0], -1))\n        return nn.Dense(10)(x)\n\n\n"
+          "# Model 2: validation accuracy 0.930, parameters 4689\nclass Model(nn.Module):")
+
+
+def torch_gemma(config: DecoderConfig, params: dict):
+    """transformers' Gemma3ForCausalLM holding our weights (Gemma's norms stored as w, used as 1 + w)."""
+    import torch
+    import transformers
+
+    hf = transformers.Gemma3TextConfig(
+        vocab_size=config.vocab_size, hidden_size=config.dim, intermediate_size=config.ffn_dim,
+        num_hidden_layers=config.n_layers, num_attention_heads=config.n_heads,
+        num_key_value_heads=config.n_kv_heads, head_dim=config.head_dim, sliding_window=config.sliding_window,
+        layer_types=["full_attention" if g else "sliding_attention" for g in config.global_layers],
+        query_pre_attn_scalar=round(config.query_scale ** -2), rms_norm_eps=config.norm_eps,
+        max_position_embeddings=32768, tie_word_embeddings=True)
+    model = transformers.Gemma3ForCausalLM(hf).eval()
+    p, layers = params["params"], params["params"]["layers"]
+    names = {"wq": "self_attn.q_proj", "wk": "self_attn.k_proj", "wv": "self_attn.v_proj", "wo": "self_attn.o_proj",
+             "w_gate": "mlp.gate_proj", "w_up": "mlp.up_proj", "w_down": "mlp.down_proj"}
+    norms = {"attn_norm": "input_layernorm", "q_norm": "self_attn.q_norm", "k_norm": "self_attn.k_norm",
+             "post_attn_norm": "post_attention_layernorm", "ffn_norm": "pre_feedforward_layernorm",
+             "post_ffn_norm": "post_feedforward_layernorm"}
+    state = {"model.embed_tokens.weight": p["embedding"], "model.norm.weight": p["final_norm"] - 1}
+    for i in range(config.n_layers):
+        state.update({f"model.layers.{i}.{hf_name}.weight": layers[ours]["kernel"][i].T
+                      for ours, hf_name in names.items()})
+        state.update({f"model.layers.{i}.{hf_name}.weight": layers[ours][i] - 1 for ours, hf_name in norms.items()})
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=False)
+    return model
+
+
+def time_ours(sampler: Sampler, rows: int, new_tokens: int) -> float:
+    sampler.generate([PROMPT], n=rows, temperature=0.8, max_new_tokens=new_tokens)  # compile this bucket
+    start = time.perf_counter()
+    sampler.generate([PROMPT], n=rows, temperature=0.8, max_new_tokens=new_tokens, key=jax.random.key(1))
+    return time.perf_counter() - start
+
+
+def time_torch(model, tokenizer_ids: list[int], rows: int, new_tokens: int) -> float:
+    import torch
+
+    ids = torch.tensor([tokenizer_ids] * rows)
+    kwargs = dict(do_sample=True, temperature=0.8, top_p=0.95, top_k=64, max_new_tokens=new_tokens,
+                  min_new_tokens=new_tokens)
+    with torch.no_grad():
+        model.generate(ids, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+        start = time.perf_counter()
+        model.generate(ids, **kwargs)
+    return time.perf_counter() - start
+
+
+def time_llama_cpp(new_tokens: int) -> float | None:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    llm = Llama(model_path=str(embedded_gguf()), n_threads=2, verbose=False, n_ctx=1024)
+    llm(PROMPT, max_tokens=4)
+    start = time.perf_counter()
+    llm(PROMPT, max_tokens=new_tokens, temperature=0.8, top_p=0.95, top_k=64, ignore_eos=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 16])
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    config, params, tokenizer = load_checkpoint()
+    sampler = Sampler(config, params, tokenizer)
+    model = torch_gemma(config, params)
+    ids = sampler.encode(PROMPT)
+    print(f"Gemma-3-270M, prompt {len(ids)} tokens, {args.new_tokens} new tokens, backend {jax.default_backend()}")
+    print(f"{'':32} {'seconds':>8} {'tokens/s':>9}")
+    rates: dict[str, float] = {}
+    for rows in args.batches:
+        for label, seconds in ((f"ours, batch {rows}", time_ours(sampler, rows, args.new_tokens)),
+                               (f"transformers, batch {rows}", time_torch(model, ids, rows, args.new_tokens))):
+            rates[label] = rows * args.new_tokens / seconds
+            print(f"{label:32} {seconds:8.2f} {rates[label]:9.1f}")
+    llama = time_llama_cpp(args.new_tokens)
+    if llama is None:
+        print("llama.cpp: not installed (pip install llama-cpp-python builds it, ~7 min)")
+    else:
+        rates["llama.cpp, batch 1"] = args.new_tokens / llama
+        print(f"{'llama.cpp, batch 1':32} {llama:8.2f} {rates['llama.cpp, batch 1']:9.1f}")
+    for rows in args.batches:
+        print(f"ratio ours / transformers at batch {rows}: "
+              f"{rates[f'ours, batch {rows}'] / rates[f'transformers, batch {rows}']:.2f}  (goal >= 1 at 16)")
+    if "llama.cpp, batch 1" in rates and 1 in args.batches:
+        print(f"ratio ours / llama.cpp at batch 1: {rates['ours, batch 1'] / rates['llama.cpp, batch 1']:.2f}  "
+              "(goal >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Yield of the LM as EvoPrompting's mutation operator on MNIST-1D: sample children from real two-parent
+prompts, then count how many pass extraction, the sandbox checks, training, and are distinct, without
+and with mechanical repair (closing truncated children, flattening before a final Dense).
+
+    python benchmarks/lm_yield.py [--samples 32] [--temperatures 0.6 0.8] [--max-new-tokens 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from collections import Counter
+from pathlib import Path
+
+from evojax_nas.evaluate import Evaluator, EvaluatorConfig
+from evojax_nas.lm.backends import LocalLM
+from evojax_nas.lm.extract import extract_program, insert_flatten
+from evojax_nas.programs import Program
+from evojax_nas.search.fitness import fitness
+from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt
+from evojax_nas.train import default_config
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "mnist1d"
+PAIRS = [("mlp", "cnn"), ("cnn", "cnn_bn_dropout")]
+STAGES = ("extracted", "sandbox", "trained", "distinct")
+STRUCTURAL = {"syntax", "forbidden", "interface", "shape"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=32, help="children per prompt and temperature")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.6, 0.8])
+    parser.add_argument("--max-new-tokens", type=int, default=300)
+    parser.add_argument("--train-steps", type=int, default=300)
+    args = parser.parse_args()
+
+    train = default_config()
+    train.update(num_steps=args.train_steps, strategy="python-serial")
+    spec = PromptSpec()
+    start = time.perf_counter()
+    with Evaluator(EvaluatorConfig(train_config=train.to_dict(), timeout_s=300)) as evaluator:
+        seeds = {p.stem: Program.from_file(p) for p in sorted(SEEDS.glob("*.py"))}
+        for program, result in zip(seeds.values(), evaluator.evaluate(list(seeds.values())), strict=True):
+            program.metrics = result.metrics
+        lm = LocalLM()
+        children: list[tuple[list[Program], str, str]] = []  # parents, header, completion
+        for cell, ((a, b), temp) in enumerate(itertools.product(PAIRS, args.temperatures)):
+            parents = sorted([seeds[a], seeds[b]],
+                             key=lambda p: fitness(p.metrics["val_accuracy_mean"], p.metrics["params"]))
+            prompt, header = build_prompt(parents, spec)
+            t0 = time.perf_counter()
+            texts = lm.generate([prompt], n=args.samples, temperature=temp, max_new_tokens=args.max_new_tokens,
+                                stop=STOP, seed=cell)[0]
+            print(f"cell {a}+{b} T={temp}: {len(texts)} samples in {time.perf_counter() - t0:.0f} s", flush=True)
+            children += [(parents, header, text) for text in texts]
+
+        parent_ids = {p.id for p in seeds.values()}
+        table: dict[str, Counter] = {"without repair": Counter(), "with repair": Counter()}
+        outcomes: Counter = Counter()
+        pending: dict[str, list[tuple[str, Program]]] = {}
+        for parents, header, text in children:
+            ex = extract_program(text, header, STOP, spec.class_name, spec.closing)
+            outcomes[ex.outcome] += 1
+            if ex.source is None:
+                continue
+            program = Program(assemble_child(ex.source, parents), parents=tuple(p.id for p in parents))
+            modes = ["with repair"] if ex.outcome != "clean" else ["without repair", "with repair"]
+            for mode in modes:
+                pending.setdefault(mode, []).append((mode, program))
+        unique = {p.id: p for items in pending.values() for _, p in items}
+        results = dict(zip(unique, evaluator.evaluate(list(unique.values())), strict=True))
+        flattened = {}
+        for pid, result in results.items():
+            if result.failure and result.failure.kind == "shape" and (fixed := insert_flatten(unique[pid].source)):
+                flattened[pid] = Program(fixed, parents=unique[pid].parents)
+        fixed_results = dict(zip(flattened, evaluator.evaluate(list(flattened.values())), strict=True))
+        failures: Counter = Counter()
+        for mode, items in pending.items():
+            seen: set[str] = set()
+            for _, program in items:
+                result = results[program.id]
+                if mode == "with repair" and program.id in fixed_results and fixed_results[program.id].ok:
+                    result, program = fixed_results[program.id], flattened[program.id]
+                counts = table[mode]
+                counts["extracted"] += 1
+                if result.failure and result.failure.kind in STRUCTURAL:
+                    failures[(mode, result.failure.kind)] += 1
+                    continue
+                counts["sandbox"] += 1
+                if not result.ok:
+                    failures[(mode, result.failure.kind)] += 1
+                    continue
+                counts["trained"] += 1
+                if program.id not in parent_ids and program.id not in seen:
+                    counts["distinct"] += 1
+                seen.add(program.id)
+
+    total = len(children)
+    print(f"\n{total} children sampled ({args.samples} per cell, T in {args.temperatures}, "
+          f"<= {args.max_new_tokens} new tokens) in {time.perf_counter() - start:.0f} s")
+    print(f"extraction outcomes: {dict(outcomes)}")
+    print(f"{'':16}" + "".join(f"{s:>14}" for s in STAGES))
+    for mode, counts in table.items():
+        print(f"{mode:16}" + "".join(f"{counts[s]:>6} ({counts[s] / total:5.1%})" for s in STAGES))
+    print("failures by kind: " + ", ".join(f"{m}/{k}: {n}" for (m, k), n in sorted(failures.items())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""EvoPrompting's few-shot prompt: parents' source code, each after a comment with its metrics, in
+ascending fitness, then the target metrics and the header of the child's class; and the child's
+assembly back into a whole program."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+from evojax_nas.programs.program import Program
+from evojax_nas.search.fitness import fitness
+
+IMPORTS = "import functools\n\nimport flax.linen as nn\nimport jax\nimport jax.numpy as jnp"
+STOP = ("\n# Model ", "\nclass Model", "```", "\nif __name__")
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptSpec:
+    """How a prompt is phrased for one task."""
+
+    task_line: str = "Flax models for MNIST-1D: signals of length 40, 10 classes."
+    class_name: str = "Model"
+    closing: str = "x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)"  # ends a truncated child
+
+
+def _body(source: str) -> str:
+    """The program without its module docstring and import lines."""
+    tree = ast.parse(source)
+    keep = [n for n in tree.body if not isinstance(n, ast.Import | ast.ImportFrom)
+            and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    lines = source.split("\n")
+    return "\n\n\n".join("\n".join(lines[_start(n) - 1: n.end_lineno]) for n in keep)
+
+
+def _start(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def metric_comment(index: int, val_accuracy: float, params: int) -> str:
+    return f"# Model {index}: validation accuracy {val_accuracy:.3f}, parameters {params}"
+
+
+def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 0.9,
+                 accuracy_gain: float = 0.02) -> tuple[str, str]:
+    """Return (prompt, header). Parents must have metrics; they are shown in the given order (the
+    caller sorts them by ascending fitness). The target asks for size_factor x the best parent's
+    parameters and accuracy_gain more accuracy. The prompt ends with the header, without a newline."""
+    blocks = [f'"""{spec.task_line} Each model is preceded by its validation accuracy and size."""', IMPORTS]
+    for i, parent in enumerate(parents, 1):
+        m = parent.metrics or {}
+        blocks.append(f"{metric_comment(i, m['val_accuracy_mean'], m['params'])}\n{_body(parent.source)}")
+    best = max(parents, key=lambda p: fitness(p.metrics["val_accuracy_mean"], p.metrics["params"]))
+    target_acc = min(1.0, best.metrics["val_accuracy_mean"] + accuracy_gain)
+    target_params = int(best.metrics["params"] * size_factor)
+    header = f"class {spec.class_name}(nn.Module):"
+    blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params)}\n{header}")
+    return "\n\n\n".join(blocks), header
+
+
+def assemble_child(child_code: str, parents: list[Program]) -> str:
+    """The child as a whole program: the imports, the parents' helpers it uses but does not define,
+    then its own code."""
+    try:
+        tree = ast.parse(child_code)
+    except SyntaxError:
+        return f"{IMPORTS}\n\n\n{child_code}"
+    defined = {n.name for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    helpers: dict[str, str] = {}
+    for parent in parents:
+        for node in ast.parse(parent.source).body:
+            name = getattr(node, "name", None)
+            if isinstance(node, ast.ClassDef | ast.FunctionDef) and name in used - defined and name not in helpers:
+                lines = parent.source.split("\n")
+                helpers[name] = "\n".join(lines[_start(node) - 1: node.end_lineno])
+    return "\n\n\n".join([IMPORTS, *helpers.values(), child_code.strip()]) + "\n"
