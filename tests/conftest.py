@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,8 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds" / "mnist1d"
 
-# Measurements and data made by tests stay out of the user's cache.
-os.environ.setdefault("EVOJAX_NAS_CACHE", tempfile.mkdtemp(prefix="evonas-test-cache-"))
+# Measurements, data and converted LM weights made by tests stay out of the user's cache, and go with the run.
+if "EVOJAX_NAS_CACHE" not in os.environ:
+    os.environ["EVOJAX_NAS_CACHE"] = tempfile.mkdtemp(prefix="evonas-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["EVOJAX_NAS_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

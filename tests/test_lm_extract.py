@@ -27,11 +27,13 @@ def test_chat_framing_and_fences_are_stripped():
     assert extract_program(trailing, HEADER).source.strip() == (HEADER + BODY).strip()
 
 
-def test_truncated_child_is_closed_or_cut_back():
+def test_truncated_child_is_cut_back_or_closed():
     open_bracket = BODY.replace("        return nn.Dense(10)(x)\n", "        x = nn.Dense(32)(nn.relu(x")
     got = extract_program(open_bracket, HEADER, MARKERS, closing=CLOSING)
     assert got.outcome == "repaired_truncation" and check_source(got.source, "Model") is None
-    assert "nn.Dense(32)(nn.relu(x))" in got.source and got.source.rstrip().endswith("return nn.Dense(10)(x)")
+    assert "nn.Dense(32)" not in got.source and got.source.rstrip().endswith("return nn.Dense(10)(x)")
+    first_line = extract_program("    hidden: int = max(16, (32", HEADER, MARKERS)  # nothing complete to cut back to
+    assert first_line.outcome == "repaired_truncation" and "max(16, (32))" in first_line.source
     cut = "        x = nn.Conv(16, kernel_size=(3,), padding='SA"
     mid_token = BODY.replace("        return nn.Dense(10)(x)\n", cut)
     got = extract_program(mid_token, HEADER, MARKERS, closing=CLOSING)

@@ -89,8 +89,8 @@ def extract_program(completion: str, header: str, markers: tuple[str, ...] = (),
     """Turn a completion that continues `header` into candidate source.
 
     The text is cut at the first marker (the next prompt example); a child truncated by the token limit is
-    closed (open brackets) or cut back to its last complete statement, and, if its `__call__` then has no
-    return, ended with the task's `closing` lines."""
+    cut back to its last complete statement (or, failing that, has its open brackets closed) and, if its
+    `__call__` then has no return, ended with the task's `closing` lines."""
     text = _strip_framing(header + completion, class_name)
     for marker in markers:
         cut = text.find(marker, 1)
@@ -101,7 +101,11 @@ def extract_program(completion: str, header: str, markers: tuple[str, ...] = (),
         return Extraction(None, "no_code")
     if _parses(text):
         return Extraction(text, "clean")
-    repaired = _close_brackets(text) or _cut_to_complete(text)
+    # Cutting the unfinished statement beats closing its brackets: a statement cut by the token limit is
+    # mostly unfinished in content too (closing `nn.relu(nn.Conv(16, (3,), str` trains garbage).
+    repaired = _cut_to_complete(text)
+    if repaired is None or f"class {class_name}" not in repaired:
+        repaired = _close_brackets(text)
     if repaired is None or f"class {class_name}" not in repaired:
         return Extraction(None, "unparseable")
     return Extraction(_ensure_return(repaired, class_name, closing) if closing else repaired, "repaired_truncation")
