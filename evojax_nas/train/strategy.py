@@ -51,21 +51,26 @@ Runner = Callable[[Any, jax.Array, int], Any]
 
 
 def choose_strategy(make_runner: Callable[[Strategy], Runner], carry: Any, schedules: jax.Array,
-                    num_seeds: int, probe_steps: int = 20, repeats: int = 3
+                    num_seeds: int, probe_steps: int = 50, repeats: int = 2
                     ) -> tuple[Strategy, Runner, dict[str, float]]:
-    """Run every strategy once on a copy of the carry (compiling it), then time `repeats` runs of
-    probe_steps; return the fastest strategy, its compiled runner and each one's seconds per step."""
+    """Time every strategy on copies of the carry: after a warm-up that compiles it, the best of `repeats`
+    runs of probe_steps and of 2 x probe_steps steps; their difference is the marginal cost of a step,
+    free of each call's fixed costs (dispatch, per-seed slicing), which a real run of thousands of steps
+    pays only once. Returns the fastest strategy, its compiled runner and each one's seconds per step."""
     timings: dict[str, float] = {}
     runners: dict[str, Runner] = {}
     for strategy in Strategy.all(num_seeds):
         run = runners[str(strategy)] = make_runner(strategy)
-        state = jax.block_until_ready(run(jax.tree.map(jnp.copy, carry), schedules, probe_steps))
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            state = jax.block_until_ready(run(state, schedules, probe_steps))
-            best = min(best, time.perf_counter() - start)
-        timings[str(strategy)] = best / probe_steps
+        best = {}
+        for steps in (probe_steps, 2 * probe_steps):
+            jax.block_until_ready(run(jax.tree.map(jnp.copy, carry), schedules, steps))  # compile
+            for _ in range(repeats):
+                state = jax.tree.map(jnp.copy, carry)
+                start = time.perf_counter()
+                jax.block_until_ready(run(state, schedules, steps))
+                best[steps] = min(best.get(steps, float("inf")), time.perf_counter() - start)
+        marginal = (best[2 * probe_steps] - best[probe_steps]) / probe_steps
+        timings[str(strategy)] = marginal if marginal > 0 else best[2 * probe_steps] / (2 * probe_steps)
     fastest = min(timings, key=timings.__getitem__)
     return Strategy.parse(fastest), runners[fastest], timings
 

@@ -235,7 +235,7 @@ class Trainer:
         if cached is not None:
             return cached, self.runner(model, cached)
         chosen, run, timings = choose_strategy(lambda s: self.runner(model, s), carry0, schedules,
-                                               schedules.shape[0])
+                                               schedules.shape[0], probe_steps=max(1, self.config.scan_chunk // 2))
         self.strategy_cache.put(key, chosen, timings)
         return chosen, run
 
