@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from evojax_nas.evaluate.result import Result
+from evojax_nas.evaluate.result import Result, mentions_oom
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
 
@@ -173,6 +173,5 @@ class Evaluator:
             return Failure("timeout", f"no result within {self.config.timeout_s:.0f} s; worker killed")
         w.process.wait(5)
         tail = w.log_tail()
-        kind = "oom" if any(s in tail for s in ("RESOURCE_EXHAUSTED", "Out of memory", "bad_alloc",
-                                                  "MemoryError")) else "crash"
+        kind = "oom" if mentions_oom(tail) else "crash"
         return Failure(kind, f"worker died (exit code {w.process.returncode}): {tail[-300:]}".strip())

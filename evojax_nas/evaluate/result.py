@@ -9,6 +9,13 @@ from typing import Any
 from evojax_nas.programs.program import FAILURE_KINDS, Failure
 
 MAX_MESSAGE_CHARS = 2_000
+# Text by which an error message or a dead worker's log shows that memory ran out.
+OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "bad_alloc", "MemoryError")
+
+
+def mentions_oom(text: str) -> bool:
+    """True when the text reports exhausted memory."""
+    return any(marker in text for marker in OOM_MARKERS)
 
 
 @dataclasses.dataclass

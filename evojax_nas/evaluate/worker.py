@@ -15,6 +15,8 @@ import tempfile
 from multiprocessing.connection import Connection
 from typing import Any
 
+from evojax_nas.evaluate.result import mentions_oom
+
 CLONE_NEWNET = 0x40000000
 
 
@@ -37,8 +39,7 @@ def _confine(memory_bytes: int, log_path: str) -> None:
 def classify(err: BaseException) -> str:
     """Failure kind of an exception raised while loading or training a candidate."""
     text = f"{type(err).__name__}: {err}"
-    if isinstance(err, MemoryError) or any(s in text for s in ("RESOURCE_EXHAUSTED", "Out of memory",
-                                                                "bad_alloc", "out of memory")):
+    if isinstance(err, MemoryError) or mentions_oom(text):
         return "oom"
     if isinstance(err, RecursionError):
         return "crash"

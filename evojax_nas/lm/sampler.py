@@ -38,7 +38,7 @@ def sample_token(logits: jax.Array, key: jax.Array, temperature: jax.Array, top_
 
 @dataclasses.dataclass
 class Decoding:
-    """The state carried between decode chunks."""
+    """The state carried from one decode step to the next."""
 
     cache: Any
     key_positions: jax.Array  # (R, S)
