@@ -1,6 +1,7 @@
 """Yield of the LM as EvoPrompting's mutation operator on MNIST-1D: sample children from real two-parent
 prompts, then count how many pass extraction, the sandbox checks, training, and are distinct, without
-and with mechanical repair (closing truncated children, flattening before a final Dense).
+and with mechanical repair (truncated children cut back or closed, PyTorch layer names, a flatten before
+the final Dense, the `train` argument, the class count: `evojax_nas.lm.extract.repair`).
 
     python benchmarks/lm_yield.py [--samples 32] [--temperatures 0.6 0.8] [--max-new-tokens 300]
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from evojax_nas.evaluate import Evaluator, EvaluatorConfig
 from evojax_nas.lm.backends import LocalLM
-from evojax_nas.lm.extract import extract_program, insert_flatten
+from evojax_nas.lm.extract import extract_program, repair
 from evojax_nas.programs import Program
 from evojax_nas.search.fitness import fitness
 from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt
@@ -64,24 +65,19 @@ def main() -> None:
             outcomes[ex.outcome] += 1
             if ex.source is None:
                 continue
-            program = Program(assemble_child(ex.source, parents), parents=tuple(p.id for p in parents))
-            modes = ["with repair"] if ex.outcome != "clean" else ["without repair", "with repair"]
-            for mode in modes:
-                pending.setdefault(mode, []).append((mode, program))
+            source = assemble_child(ex.source, parents)
+            ids = tuple(p.id for p in parents)
+            if ex.outcome == "clean":
+                pending.setdefault("without repair", []).append(("without repair", Program(source, parents=ids)))
+            fixed = Program(repair(source), parents=ids)
+            pending.setdefault("with repair", []).append(("with repair", fixed))
         unique = {p.id: p for items in pending.values() for _, p in items}
         results = dict(zip(unique, evaluator.evaluate(list(unique.values())), strict=True))
-        flattened = {}
-        for pid, result in results.items():
-            if result.failure and result.failure.kind == "shape" and (fixed := insert_flatten(unique[pid].source)):
-                flattened[pid] = Program(fixed, parents=unique[pid].parents)
-        fixed_results = dict(zip(flattened, evaluator.evaluate(list(flattened.values())), strict=True))
         failures: Counter = Counter()
         for mode, items in pending.items():
             seen: set[str] = set()
             for _, program in items:
                 result = results[program.id]
-                if mode == "with repair" and program.id in fixed_results and fixed_results[program.id].ok:
-                    result, program = fixed_results[program.id], flattened[program.id]
                 counts = table[mode]
                 counts["extracted"] += 1
                 if result.failure and result.failure.kind in STRUCTURAL:

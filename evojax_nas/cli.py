@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from evojax_nas.config import DEFAULT_CONFIG, load_config
-
-
-def _evaluator_config(config, task: str):
-    from evojax_nas.evaluate import EvaluatorConfig
-
-    return EvaluatorConfig(
-        task=task, task_kwargs=config.task_kwargs.to_dict(), train_config=config.train.to_dict(),
-        num_workers=config.eval.num_workers, timeout_s=config.eval.timeout_s,
-        memory_bytes=int(config.eval.memory_gb * 2**30))
 
 
 def _table(rows: Sequence[dict]) -> str:
@@ -37,7 +29,7 @@ def _table(rows: Sequence[dict]) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Train program files in the sandbox; print their metrics as JSON, then a table on stderr."""
-    from evojax_nas.evaluate import Evaluator
+    from evojax_nas.evaluate import Evaluator, EvaluatorConfig
     from evojax_nas.programs import Program
     from evojax_nas.search import score
 
@@ -49,7 +41,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.strategy is not None:
         config.train.strategy = args.strategy
     programs = [Program.from_file(path) for path in args.paths]
-    with Evaluator(_evaluator_config(config, args.task)) as evaluator:
+    if args.task is not None:
+        config.task = args.task
+    with Evaluator(EvaluatorConfig.from_config(config)) as evaluator:
         results = evaluator.evaluate(programs)
     rows = []
     for path, program, result in zip(args.paths, programs, results, strict=True):
@@ -79,12 +73,31 @@ def cmd_serve_lm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Start an EvoPrompting search in --workdir, or resume the one there."""
+    from evojax_nas.runs.search_run import run_search
+
+    config = load_config(args.config) if args.config else None
+    state = run_search(config, args.workdir)
+    print(json.dumps({"workdir": args.workdir, "rounds": state.history}, indent=1))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Plots and a markdown summary of one or more run directories."""
+    from evojax_nas.runs.report import write_report
+
+    for path in write_report([Path(w) for w in args.workdirs], args.out, args.top):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evonas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("eval", help="train program files in the sandbox and print their metrics")
     ev.add_argument("paths", nargs="+", help="program files (.py) defining the task's model class")
-    ev.add_argument("--task", default="mnist1d")
+    ev.add_argument("--task", help="override config.task")
     ev.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file with get_config()")
     ev.add_argument("--steps", type=int, help="override config.train.num_steps")
     ev.add_argument("--seeds", type=int, help="override config.train.num_seeds (trained vmapped)")
@@ -96,14 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--port", type=int, default=8000)
     lm.add_argument("--model-name", default="evonas")
     lm.set_defaults(func=cmd_serve_lm)
+    se = sub.add_parser("search", help="run (or resume) an EvoPrompting search")
+    se.add_argument("--config", help="config file, e.g. configs/mnist1d_evoprompting.py[:small]; "
+                    "omit to resume the run in --workdir")
+    se.add_argument("--workdir", required=True, help="run directory (created, or resumed)")
+    se.set_defaults(func=cmd_search)
+    rep = sub.add_parser("report", help="plots and a summary table of run directories")
+    rep.add_argument("workdirs", nargs="+", help="run directories (one line or colour each)")
+    rep.add_argument("--out", help="output folder (default: the first run's report/)")
+    rep.add_argument("--top", type=int, default=20, help="models per run on the Pareto plot")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("absl", "jax"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"evonas: error: {err}", file=sys.stderr)
         return 2
 

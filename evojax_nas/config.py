@@ -12,8 +12,10 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.py"
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG) -> ml_collections.ConfigDict:
-    """Import a config file and return its get_config(); its folder's parent is importable (configs.x)."""
-    path = Path(path).resolve()
+    """Import a config file and return its get_config(); its folder's parent is importable (configs.x).
+    `file.py:arg` calls get_config("arg") (e.g. a budget), as ml_collections' config flags do."""
+    path, _, arg = str(path).partition(".py:")
+    path = Path(path if path.endswith(".py") or not arg else path + ".py").resolve()
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     root = str(path.parent.parent)
@@ -25,4 +27,4 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ml_collections.ConfigDict:
     spec.loader.exec_module(module)
     if not hasattr(module, "get_config"):
         raise ValueError(f"config file {path} defines no get_config()")
-    return module.get_config()
+    return module.get_config(arg) if arg else module.get_config()

@@ -40,3 +40,18 @@ def test_eval_reports_a_broken_program_without_a_traceback(tmp_path):
 def test_bad_config_path_is_a_clear_error():
     run = evonas("eval", str(SEEDS / "mlp.py"), "--config", "configs/missing.py")
     assert run.returncode == 2 and "does not exist" in run.stderr
+
+
+def test_bad_search_config_is_a_clear_error_and_writes_no_run(tmp_path):
+    config = tmp_path / "configs" / "bad.py"
+    config.parent.mkdir()
+    config.write_text(f"from evojax_nas.config import load_config\n\n\ndef get_config():\n"
+                      f"    config = load_config('{ROOT}/configs/mnist1d_evoprompting.py:small')\n"
+                      f"    config.search.parents = 'best'\n    return config\n")
+    run = evonas("search", "--config", str(config), "--workdir", str(tmp_path / "run"))
+    assert run.returncode == 2 and "search.parents must be one of" in run.stderr, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and not (tmp_path / "run").exists()
+    run = evonas("search", "--config", f"{ROOT}/configs/mnist1d_evoprompting.py:huge", "--workdir", str(tmp_path))
+    assert run.returncode == 2 and "budget must be full or small" in run.stderr
+    run = evonas("search", "--workdir", str(tmp_path / "nothing"))
+    assert run.returncode == 2 and "holds no run yet" in run.stderr

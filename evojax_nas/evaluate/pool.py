@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,13 @@ class EvaluatorConfig:
     startup_timeout_s: float = 300.0
     memory_bytes: int = 6 << 30
     devices: Sequence[int] | None = None  # accelerator index per worker (CUDA_VISIBLE_DEVICES)
+
+    @classmethod
+    def from_config(cls, config: Any) -> EvaluatorConfig:
+        """From an experiment config (task, task_kwargs, train, eval.{num_workers, timeout_s, memory_gb})."""
+        return cls(task=config.task, task_kwargs=dict(config.task_kwargs), train_config=dict(config.train),
+                   num_workers=config.eval.num_workers, timeout_s=config.eval.timeout_s,
+                   memory_bytes=int(config.eval.memory_gb * 2**30))
 
 
 class _Worker:
@@ -125,14 +132,18 @@ class Evaluator:
         self.restarts += 1
         self._spawn(index)
 
-    def evaluate(self, programs: Sequence[Program], seeds: Sequence[int] | None = None) -> list[Result]:
-        """Check every program here, train those that pass in the workers; one Result each, in order."""
+    def evaluate(self, programs: Sequence[Program], seeds: Sequence[int] | None = None,
+                 on_result: Callable[[Result], None] | None = None) -> list[Result]:
+        """Check every program here, train those that pass in the workers; one Result each, in order.
+        `on_result` sees each result as soon as it is known (e.g. to log it before the batch ends)."""
         results: dict[str, Result] = {}
         queue: deque[Program] = deque()
         for program in programs:
             failure = check_source(program.source, required_class=self.config.class_name)
-            if failure:
+            if failure and program.id not in results:
                 results[program.id] = Result(program.id, failure=failure)
+                if on_result:
+                    on_result(results[program.id])
             elif program.id not in results and all(p.id != program.id for p in queue):
                 queue.append(program)
         while len(self.workers) < min(self.config.num_workers, len(queue)):
@@ -141,10 +152,10 @@ class Evaluator:
             for w in self.workers:
                 if w.job is None and queue:
                     w.start(queue.popleft(), seeds)
-            self._collect(results)
+            self._collect(results, on_result)
         return [results[p.id] for p in programs]
 
-    def _collect(self, results: dict[str, Result]) -> None:
+    def _collect(self, results: dict[str, Result], on_result: Callable[[Result], None] | None) -> None:
         """Wait for the next reply, death or timeout among the busy workers and record it."""
         busy = [w for w in self.workers if w.job]
         now = time.monotonic()
@@ -160,6 +171,8 @@ class Evaluator:
                 try:
                     results[program.id] = Result.from_worker(program.id, w.reply(), seconds)
                     w.job = None
+                    if on_result:
+                        on_result(results[program.id])
                     continue
                 except (EOFError, OSError, ValueError):
                     pass  # died mid-reply or sent garbage: handled as a death below
@@ -167,6 +180,8 @@ class Evaluator:
                 continue
             results[program.id] = Result(program.id, failure=self._death_failure(w, seconds), seconds=seconds)
             self._replace(index)
+            if on_result:
+                on_result(results[program.id])
 
     def _death_failure(self, w: _Worker, seconds: float) -> Failure:
         if w.alive() and seconds >= self.config.timeout_s:

@@ -55,9 +55,16 @@ class LocalLM:
         return self.sampler.generate(prompts, n, temperature, max_new_tokens, stop, jax.random.key(seed),
                                      self.top_p, prefix)
 
-    def tune(self, examples, epochs: int = 5, batch_size: int = 16) -> dict[str, float]:
+    def tune(self, examples, epochs: int = 5, batch_size: int = 16, seed: int = 0) -> dict[str, float]:
         """Soft prompt-tune on (prompt, completion, weight) examples."""
-        return self.tuner.tune(examples, epochs, batch_size)
+        return self.tuner.tune(examples, epochs, batch_size, seed)
+
+    def state_tree(self) -> dict[str, Any]:
+        """The soft prompt and its optimizer state, as arrays (what a search checkpoints)."""
+        return self.tuner.tree()
+
+    def load_state_tree(self, tree: dict[str, Any]) -> None:
+        self.tuner.load_tree(tree)
 
     def save(self, directory: str | Path) -> None:
         self.tuner.save(directory)

@@ -116,21 +116,25 @@ class SoftPromptTuner:
                 self.state = SoftPrompt(emb, opt, self.state.steps + 1)
         return {"loss_before": before, "loss_after": self.loss(examples), "steps": self.state.steps}
 
+    def tree(self) -> dict[str, Any]:
+        """The whole tuning state as a pytree of arrays (for checkpoints)."""
+        return {"embeddings": self.state.embeddings, "opt_state": self.state.opt_state,
+                "steps": jnp.asarray(self.state.steps)}
+
+    def load_tree(self, tree: dict[str, Any]) -> None:
+        """Inverse of tree()."""
+        self.state = SoftPrompt(jnp.asarray(tree["embeddings"]), tree["opt_state"], int(tree["steps"]))
+
     def save(self, directory: str | Path) -> None:
         """Write the prefix, optimizer state and step count with orbax."""
         import orbax.checkpoint as ocp
 
-        tree = {"embeddings": self.state.embeddings, "opt_state": self.state.opt_state,
-                "steps": jnp.asarray(self.state.steps)}
         with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(Path(directory).absolute(), tree, force=True)
+            checkpointer.save(Path(directory).absolute(), self.tree(), force=True)
 
     def restore(self, directory: str | Path) -> None:
         """Read what save() wrote (the shapes must match this tuner's)."""
         import orbax.checkpoint as ocp
 
-        target = {"embeddings": self.state.embeddings, "opt_state": self.state.opt_state,
-                  "steps": jnp.asarray(0)}
         with ocp.StandardCheckpointer() as checkpointer:
-            tree = checkpointer.restore(Path(directory).absolute(), target)
-        self.state = SoftPrompt(tree["embeddings"], tree["opt_state"], int(tree["steps"]))
+            self.load_tree(checkpointer.restore(Path(directory).absolute(), self.tree()))

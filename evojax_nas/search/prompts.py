@@ -20,6 +20,7 @@ class PromptSpec:
 
     task_line: str = "Flax models for MNIST-1D: signals of length 40, 10 classes."
     class_name: str = "Model"
+    num_classes: int = 10
     closing: str = "x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)"  # ends a truncated child
 
 
@@ -42,10 +43,11 @@ def metric_comment(index: int, val_accuracy: float, params: int) -> str:
 
 
 def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 0.9,
-                 accuracy_gain: float = 0.02) -> tuple[str, str]:
+                 accuracy_gain: float = 0.02, target: tuple[float, int] | None = None) -> tuple[str, str]:
     """Return (prompt, header). Parents must have metrics; they are shown in the given order (the
     caller sorts them by ascending fitness). The target asks for size_factor x the best parent's
-    parameters and accuracy_gain more accuracy. The prompt ends with the header, without a newline."""
+    parameters and accuracy_gain more accuracy, unless `target` (accuracy, parameters) is given (a child's
+    real metrics, for prompt-tuning). The prompt ends with the header, without a newline."""
     blocks = [f'"""{spec.task_line} Each model is preceded by its validation accuracy and size."""', IMPORTS]
     for i, parent in enumerate(parents, 1):
         m = parent.metrics or {}
@@ -53,6 +55,8 @@ def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 
     best = max(parents, key=lambda p: fitness(p.metrics["val_accuracy_mean"], p.metrics["params"]))
     target_acc = min(1.0, best.metrics["val_accuracy_mean"] + accuracy_gain)
     target_params = int(best.metrics["params"] * size_factor)
+    if target is not None:
+        target_acc, target_params = target
     header = f"class {spec.class_name}(nn.Module):"
     blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params)}\n{header}")
     return "\n\n\n".join(blocks), header

@@ -1,0 +1,42 @@
+"""EvoPrompting on MNIST-1D with the embedded Gemma-3-270M (the paper's settings, Chen et al. 2023).
+
+`configs/mnist1d_evoprompting.py:small` is a budget that finishes in minutes on a 2-core CPU."""
+
+import ml_collections
+
+from configs.default import get_config as default_config
+
+
+def get_config(budget: str = "full") -> ml_collections.ConfigDict:
+    config = default_config()
+    config.seeds = ("seeds/mnist1d/*.py",)
+    config.search = ml_collections.ConfigDict({
+        "method": "evoprompting",
+        "seed": 0,
+        "num_rounds": 10,
+        "num_prompts": 10,  # prompts per sampling attempt
+        "samples_per_prompt": 16,
+        "num_children": 32,  # valid distinct children to train per round...
+        "max_samples_per_round": 480,  # ...within this many samples (the small LM's yield is low)
+        "shots": 2,  # parents per prompt
+        "population_size": 10,  # the fittest kept; parents are drawn from them
+        "temperatures": (0.2, 0.6, 0.8, 1.0),
+        "size_factor": 0.9,  # target: 10 % fewer parameters than the best parent...
+        "accuracy_gain": 0.02,  # ...and 2 % more validation accuracy
+        "max_new_tokens": 400,
+        "parents": "fittest",  # ablations: "random" (uniform over all eligible), "seeds" (naive few-shot)
+        "prompt_tuning": True,  # ablation: False
+        "tune_epochs": 5,
+        "tune_batch_size": 16,
+    })
+    config.lm = ml_collections.ConfigDict({
+        "kind": "local", "checkpoint": "embedded:gemma3-270m", "n_virtual_tokens": 16, "learning_rate": 0.1,
+        "top_p": 0.95, "top_k": 64, "base_url": "", "model": "", "chat": False})
+    if budget == "small":
+        config.search.update(num_rounds=2, num_prompts=2, samples_per_prompt=6, num_children=4,
+                             max_samples_per_round=24, max_new_tokens=300, tune_epochs=1, tune_batch_size=4)
+        config.train.update(num_steps=500, num_seeds=1, strategy="python-serial")
+        config.eval.num_workers = 2
+    elif budget != "full":
+        raise ValueError(f"budget must be full or small, not {budget!r}")
+    return config

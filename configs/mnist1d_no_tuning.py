@@ -1,0 +1,11 @@
+"""EvoPrompting without prompt-tuning between rounds.
+
+An ablation of configs/mnist1d_evoprompting.py; `:small` gives the small budget."""
+
+from configs.mnist1d_evoprompting import get_config as evoprompting_config
+
+
+def get_config(budget: str = "full"):
+    config = evoprompting_config(budget)
+    config.search.prompt_tuning = False
+    return config

@@ -1,0 +1,243 @@
+"""EvoPrompting end to end on MNIST-1D with the real embedded LM, real training and the real sandbox, on
+a small budget: one uninterrupted two-round run is shared by the tests; resuming after SIGKILL and after a
+corrupt checkpoint must reproduce its population."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evojax_nas.config import load_config
+from evojax_nas.evaluate import Result
+from evojax_nas.runs.checkpoints import SearchCheckpoints
+from evojax_nas.runs.journal import AppendLog
+from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, program_fitness, select_parents
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = f"""
+from evojax_nas.config import load_config
+from evojax_nas.evaluate import Result
+
+
+def get_config():
+    config = load_config("{ROOT}/configs/mnist1d_evoprompting.py:small")
+    config.seeds = ("seeds/mnist1d/mlp.py", "seeds/mnist1d/cnn.py", "seeds/mnist1d/gru.py")  # short prompts
+    config.search.update(num_prompts=2, samples_per_prompt=5, num_children=3, max_samples_per_round=20,
+                         max_new_tokens=220, seed=1)
+    config.train.update(num_steps=200)
+    return config
+"""
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "configs" / "search_test.py"
+    path.parent.mkdir()
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from evojax_nas.lm.backends import LocalLM
+
+    return LocalLM()
+
+
+@pytest.fixture(scope="module")
+def run(config_file, lm, tmp_path_factory):
+    """One uninterrupted two-round search: (workdir, final state)."""
+    from evojax_nas.runs.search_run import run_search
+
+    workdir = tmp_path_factory.mktemp("runs") / "reference"
+    state = run_search(load_config(config_file), workdir, lm=lm)
+    return workdir, state
+
+
+def log_of(workdir: Path) -> list[dict]:
+    return AppendLog(workdir / "candidates.jsonl").read()
+
+
+def snapshot(state: SearchState) -> list[tuple[str, dict]]:
+    return [(p.id, p.metrics) for p in population(state.pool, 10)]
+
+
+def test_two_rounds_make_valid_new_children(run):
+    workdir, state = run
+    records = log_of(workdir)
+    seeds = {r["id"] for r in records if r["round"] == 0}
+    assert len(seeds) == 3 and state.round == 2
+    children = [r for r in records if r["round"] > 0]
+    trained = [r for r in children if r["result"]["metrics"]]
+    assert trained, "no child trained in two rounds"
+    by_id = {r["id"]: r for r in records}
+    for r in trained:
+        assert r["id"] not in seeds and len(r["program"]["parents"]) == 2
+        ast.parse(r["program"]["source"])
+        for parent in r["program"]["parents"]:
+            assert by_id[parent]["round"] < r["round"]
+            assert by_id[parent]["program"]["source"] != r["program"]["source"]
+    assert len({r["id"] for r in records}) == len(records), "a program was evaluated twice"
+    # Every logged candidate that failed says why; every round reports its yield.
+    assert all(r["reason"] for r in records if not r["eligible"])
+    assert [h["round"] for h in state.history] == [0, 1, 2]
+    for h in state.history[1:]:
+        assert h["sampled"] >= h["extracted"] >= h["new"] >= h["valid"] >= h["evaluated"] >= h["trained"]
+        assert h["trained_yield"] == h["trained"] / h["sampled"]
+
+
+def test_prompts_show_parents_in_ascending_fitness_then_the_target(run):
+    workdir, state = run
+    records = {r["id"]: r for r in log_of(workdir)}
+    samples = AppendLog(workdir / "samples.jsonl").read()
+    assert samples and all(len(s["prompts"]) == 2 for s in samples)
+    metric = re.compile(r"^# Model (\d+): validation accuracy ([\d.]+), parameters (\d+)$", re.M)
+    for sample in samples:
+        for prompt in sample["prompts"]:
+            assert prompt.endswith("\n# Model 3: validation accuracy " + prompt.split("validation accuracy ")[-1])
+            assert prompt.endswith("class Model(nn.Module):")
+            shown = [(float(a), int(p)) for _, a, p in metric.findall(prompt)]
+            assert len(shown) == 3
+            parents, (target_acc, target_params) = shown[:2], shown[2]
+            fits = [-(1 - a) * p for a, p in parents]
+            assert fits == sorted(fits)
+            best_acc, best_params = parents[-1]
+            assert target_params == int(best_params * 0.9)
+            assert target_acc == pytest.approx(min(1.0, best_acc + 0.02), abs=1e-3)
+            # The parents shown are evaluated, eligible programs with these metrics.
+            known = {(round(r["result"]["metrics"]["val_accuracy_mean"], 3), r["result"]["metrics"]["params"])
+                     for r in records.values() if r["eligible"]}
+            assert set(parents) <= known
+
+
+def test_selection_modes(run):
+    _, state = run
+    rng = np.random.default_rng(0)
+    top = {p.id for p in population(state.pool, 2)}
+    for _ in range(20):
+        fittest = select_parents(state, "fittest", 2, 2, rng)
+        assert {p.id for p in fittest} == top
+        assert [program_fitness(p) for p in fittest] == sorted(program_fitness(p) for p in fittest)
+        assert all(p.origin["kind"] == "seed" for p in select_parents(state, "seeds", 2, 2, rng))
+    drawn = {p.id for _ in range(50) for p in select_parents(state, "random", 2, 2, rng)}
+    assert drawn == {p.id for p in state.pool}, "random parents reach every eligible program"
+    with pytest.raises(ValueError, match="search.parents"):
+        select_parents(state, "best", 2, 2, rng)
+
+
+def test_the_prompt_tuning_flag(run, lm, config_file):
+    """Round 1 tuned the soft prompt (not round 2, the last); with prompt_tuning=False nothing is tuned."""
+    _, state = run
+    assert state.history[1].get("tune_steps", 0) > 0 and "tune_steps" not in state.history[2]
+    config = load_config(config_file).search
+    child, parents = state.pool[0], population(state.pool, 2)
+    trained = [(Child(child, parents, child.source), Result(child.id, metrics=child.metrics))]
+    for flag in (True, False):
+        config.prompt_tuning = flag
+        search = EvoPrompting(config, lm, None, [], None, 0.5)
+        before = lm.tuner.state.steps
+        out = search._tune(SearchState(round=1), trained, np.random.default_rng(0))
+        assert (lm.tuner.state.steps > before) == flag and bool(out) == flag
+
+
+def test_run_directory_holds_log_checkpoints_metrics_and_report(run):
+    workdir, _ = run
+    assert json.loads((workdir / "config.json").read_text())["search"]["num_rounds"] == 2
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["0", "1", "2"]
+    rows = AppendLog(workdir / "metrics.jsonl").read()
+    assert [r["step"] for r in rows] == [0, 1, 2] and "best_fitness" in rows[0]
+    assert list((workdir / "metrics").glob("events.out.tfevents.*"))
+    for name in ("pareto.png", "max_fitness.png"):
+        assert (workdir / "report" / name).read_bytes()[:4] == b"\x89PNG"
+    summary = (workdir / "report" / "summary.md").read_text()
+    assert "| rank | program |" in summary and "seed:" in summary
+
+
+def test_corrupt_checkpoint_falls_back_to_the_previous_one(run, lm, tmp_path, caplog):
+    """Truncate every file of the last checkpoint: the resume says so, uses round 1's checkpoint, re-runs
+    round 2 from the logs alone (nothing sampled or trained again) and ends with the same population."""
+    from evojax_nas.runs.search_run import run_search
+
+    workdir, state = run
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy)
+    for path in (copy / "checkpoints" / "2").rglob("*"):
+        if path.is_file():
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    lines_before = len(log_of(copy))
+    with caplog.at_level("WARNING", logger="evojax_nas"):
+        restored = SearchCheckpoints(copy / "checkpoints").restore(lm.state_tree())
+    assert restored.step == 1 and restored.state["round"] == 1
+    assert "checkpoint 2" in caplog.text and "unusable" in caplog.text
+    resumed = run_search(None, copy, lm=lm)
+    assert snapshot(resumed) == snapshot(state)
+    assert len(log_of(copy)) == lines_before, "a logged candidate was evaluated again"
+
+
+def test_truncated_log_line_is_dropped(tmp_path):
+    log = tmp_path / "candidates.jsonl"
+    log.write_text('{"id": "a"}\n{"id": "b", "res')
+    journal = AppendLog(log)
+    journal.append({"id": "c"})
+    assert [r["id"] for r in journal.read()] == ["a", "c"]
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp_path):
+    """Kill `evonas search` with SIGKILL as soon as round 1 has logged a child (other children still
+    training), resume it, and compare with the uninterrupted run."""
+    _, reference = run
+    workdir = tmp_path / "killed"
+    command = [sys.executable, "-m", "evojax_nas.cli", "search", "--config", str(config_file), "--workdir",
+               str(workdir)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(r["round"] == 1 for r in log_of(workdir)) if (workdir / "candidates.jsonl").exists() else False:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before round 1 logged a child"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    logged = log_of(workdir)
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["0"]
+    done = subprocess.run([sys.executable, "-m", "evojax_nas.cli", "search", "--workdir", str(workdir)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming" in done.stderr
+    final = log_of(workdir)
+    assert final[: len(logged)] == logged, "the resumed run rewrote the log"
+    assert len({r["id"] for r in final}) == len(final), "a logged candidate was trained again"
+    def timeless(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+    assert timeless(json.loads(done.stdout)["rounds"]) == timeless(reference.history)
+    resumed = SearchState.from_dict(SearchCheckpoints(workdir / "checkpoints").restore().state)
+    assert snapshot(resumed) == snapshot(reference)
+
+
+def test_a_checkpoint_edited_behind_its_digest_is_refused(tmp_path, caplog):
+    """Valid JSON with a changed value fails the digest; an LM tree restored without a template is not checked."""
+    import jax.numpy as jnp
+
+    checkpoints = SearchCheckpoints(tmp_path / "checkpoints")
+    tree = {"embeddings": jnp.arange(6.0).reshape(2, 3)}
+    for step in (0, 1):
+        checkpoints.save(step, {"round": step, "pool": []}, tree)
+    state_file = tmp_path / "checkpoints" / "1" / "state" / "metadata"
+    state_file.write_text(state_file.read_text().replace('"round": 1', '"round": 7'))
+    with caplog.at_level("WARNING", logger="evojax_nas"):
+        restored = SearchCheckpoints(tmp_path / "checkpoints").restore(tree)
+    assert restored.step == 0 and "does not match the digest" in caplog.text
+    assert SearchCheckpoints(tmp_path / "checkpoints").restore().step == 0
