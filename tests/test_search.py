@@ -34,7 +34,7 @@ def get_config():
     config = load_config("{ROOT}/configs/mnist1d_evoprompting.py:small")
     config.seeds = ("seeds/mnist1d/mlp.py", "seeds/mnist1d/cnn.py", "seeds/mnist1d/gru.py")  # short prompts
     config.search.update(num_prompts=2, samples_per_prompt=5, num_children=3, max_samples_per_round=20,
-                         max_new_tokens=220, seed=1)
+                         max_new_tokens=200, seed=1)
     config.train.update(num_steps=200)
     return config
 """

@@ -22,6 +22,7 @@ def trainer(task, tmp_path, **overrides) -> Trainer:
     return Trainer(task, config, StrategyCache(tmp_path / "strategies.json"))
 
 
+@pytest.mark.slow
 def test_seed_cnn_reaches_the_published_accuracy(task, tmp_path):
     # Greydanus 2020 (MNIST-1D README): the 5,210-parameter CNN reaches 94 % test accuracy with Adam, lr 1e-2,
     # batch 100, 8000 steps, trained on all 4000 examples. We train on 3500 (500 held out for validation) with
