@@ -1,0 +1,1 @@
+"""Runs on disk: the run directory, its logs, checkpoints, metrics and report."""

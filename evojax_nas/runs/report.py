@@ -1,0 +1,132 @@
+"""The report of one or more runs (e.g. EvoPrompting and its ablations), as in the paper's Figure 2:
+the Pareto front of parameters vs test error of each run's top models, the maximum fitness vs the number
+of models evaluated, and a markdown table of the best programs with their lineage and each round's yield."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evojax_nas.runs.journal import AppendLog
+
+
+def load_run(workdir: Path) -> dict[str, Any]:
+    if not (workdir / "candidates.jsonl").exists():
+        raise FileNotFoundError(f"{workdir} is not a run directory (no candidates.jsonl)")
+    return {"name": workdir.name, "candidates": AppendLog(workdir / "candidates.jsonl").read(),
+            "rounds": AppendLog(workdir / "metrics.jsonl").read() if (workdir / "metrics.jsonl").exists() else []}
+
+
+def eligible(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The eligible candidates, fittest first."""
+    return sorted((c for c in run["candidates"] if c["eligible"]), key=lambda c: -c["fitness"])
+
+
+def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The non-dominated points (both coordinates minimised), sorted by the first."""
+    front: list[tuple[float, float]] = []
+    for x, y in sorted(points):
+        if not front or y < front[-1][1]:
+            front.append((x, y))
+    return front
+
+
+def name_of(candidate: dict[str, Any]) -> str:
+    origin = candidate["program"]["origin"]
+    return f"seed:{origin['name']}" if origin.get("kind") == "seed" and "name" in origin else candidate["id"][:8]
+
+
+def lineage(candidate: dict[str, Any], by_id: dict[str, dict[str, Any]], depth: int = 3) -> str:
+    """`name <- (parent lineages)` down to the seeds, at most `depth` generations."""
+    parents = candidate["program"]["parents"]
+    if not parents or depth == 0:
+        return name_of(candidate)
+    inner = ", ".join(lineage(by_id[p], by_id, depth - 1) if p in by_id else p[:8] for p in parents)
+    return f"{name_of(candidate)} <- ({inner})"
+
+
+def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for run in runs:
+        best = eligible(run)[:top]
+        points = [(c["result"]["metrics"]["params"], 1 - c["result"]["metrics"]["test_accuracy_mean"]) for c in best]
+        if not points:
+            continue
+        dots = ax.scatter(*zip(*points, strict=True), s=14, alpha=0.6, label=f"{run['name']} (top {len(points)})")
+        ax.step(*zip(*pareto(points), strict=True), where="post", color=dots.get_facecolor()[0])
+        seeds = [p for p, c in zip(points, best, strict=True) if c["program"]["origin"].get("kind") == "seed"]
+        if seeds:
+            ax.scatter(*zip(*seeds, strict=True), s=40, marker="x", color="black")
+    ax.scatter([], [], s=40, marker="x", color="black", label="seeds")
+    ax.set(xscale="log", xlabel="parameters", ylabel="test error", title="Pareto front: size vs test error")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for run in runs:
+        xs, ys, best = [], [], None
+        for n, c in enumerate(run["candidates"], 1):
+            if c["eligible"] and (best is None or c["fitness"] > best):
+                best = c["fitness"]
+            if best is not None:
+                xs.append(n)
+                ys.append(best)
+        ax.plot(xs, ys, label=run["name"])
+    ax.set(xlabel="models evaluated", ylabel="max fitness  -(val error) x params", title="Maximum fitness")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "max_fitness.png", dpi=120)
+    plt.close(fig)
+    return [out / "pareto.png", out / "max_fitness.png"]
+
+
+def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
+    lines = ["# Search report", "", "![Pareto front](pareto.png) ![Maximum fitness](max_fitness.png)", ""]
+    for run in runs:
+        by_id = {c["id"]: c for c in run["candidates"]}
+        seeds = [c for c in run["candidates"] if c["program"]["origin"].get("kind") == "seed"]
+        best_seed = max((c["fitness"] for c in seeds if c["eligible"]), default=None)
+        lines += [f"## {run['name']}", "",
+                  f"{len(run['candidates'])} candidates logged; best seed fitness "
+                  f"{best_seed if best_seed is None else round(best_seed, 1)}.", "",
+                  "| rank | program | round | val acc | test acc | params | fitness | lineage |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for rank, c in enumerate(eligible(run)[:top], 1):
+            m = c["result"]["metrics"]
+            lines.append(f"| {rank} | {name_of(c)} | {c['round']} | {m['val_accuracy_mean']:.3f} | "
+                         f"{m['test_accuracy_mean']:.3f} | {int(m['params'])} | {c['fitness']:.1f} | "
+                         f"{lineage(c, by_id)} |")
+        keys = ["sampled", "extracted", "new", "valid", "evaluated", "trained", "eligible", "trained_yield",
+                "best_fitness", "seconds"]
+        lines += ["", "| round | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        for row in run["rounds"]:
+            cells = [f"{row[k]:.3g}" if isinstance(row.get(k), float) else str(row.get(k, "")) for k in keys]
+            lines.append(f"| {row['step']} | " + " | ".join(cells) + " |")
+        failures: dict[str, int] = {}
+        for c in run["candidates"]:
+            if c["result"].get("failure"):
+                kind = c["result"]["failure"]["kind"]
+                failures[kind] = failures.get(kind, 0) + 1
+        lines += ["", f"Failures by kind: {json.dumps(failures)}", ""]
+        if best := eligible(run)[:1]:
+            lines += ["Best program:", "", "```python", best[0]["program"]["source"].rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def write_report(workdirs: Sequence[Path], out: Path | None = None, top: int = 20) -> list[Path]:
+    """Write pareto.png, max_fitness.png and summary.md to `out` (default: the first run's report/)."""
+    runs = [load_run(Path(w)) for w in workdirs]
+    out = Path(out) if out else Path(workdirs[0]) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = plot(runs, out, top)
+    (out / "summary.md").write_text(summary(runs, min(top, 10)))
+    return [*paths, out / "summary.md"]
