@@ -18,7 +18,7 @@ from evojax_nas.evaluate import Evaluator, EvaluatorConfig
 from evojax_nas.lm.backends import LocalLM
 from evojax_nas.lm.extract import extract_program, repair
 from evojax_nas.programs import Program
-from evojax_nas.search.fitness import fitness
+from evojax_nas.search.fitness import program_fitness
 from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt
 from evojax_nas.train import default_config
 
@@ -47,8 +47,7 @@ def main() -> None:
         lm = LocalLM()
         children: list[tuple[list[Program], str, str]] = []  # parents, header, completion
         for cell, ((a, b), temp) in enumerate(itertools.product(PAIRS, args.temperatures)):
-            parents = sorted([seeds[a], seeds[b]],
-                             key=lambda p: fitness(p.metrics["val_accuracy_mean"], p.metrics["params"]))
+            parents = sorted([seeds[a], seeds[b]], key=program_fitness)
             prompt, header = build_prompt(parents, spec)
             t0 = time.perf_counter()
             texts = lm.generate([prompt], n=args.samples, temperature=temp, max_new_tokens=args.max_new_tokens,

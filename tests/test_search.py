@@ -22,7 +22,8 @@ from evojax_nas.config import load_config
 from evojax_nas.evaluate import Result
 from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
-from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, program_fitness, select_parents
+from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, select_parents
+from evojax_nas.search.fitness import program_fitness
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = f"""

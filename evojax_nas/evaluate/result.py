@@ -37,6 +37,14 @@ class Result:
         return dataclasses.asdict(self)
 
     @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Inverse of to_dict (for results read back from a run's log)."""
+        data = dict(data)
+        if data.get("failure") is not None:
+            data["failure"] = Failure(**data["failure"])
+        return cls(**data)
+
+    @classmethod
     def from_worker(cls, program_id: str, message: Any, seconds: float) -> Result:
         """Validate a message from an (untrusted) worker; anything malformed becomes a crash."""
         if not isinstance(message, dict) or message.get("id") != program_id:

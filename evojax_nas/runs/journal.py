@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from evojax_nas.evaluate.result import Result
-from evojax_nas.programs.program import Failure, Program
+from evojax_nas.programs.program import Program
 from evojax_nas.search.fitness import Score
 
 log = logging.getLogger("evojax_nas")
@@ -22,10 +22,11 @@ class AppendLog:
 
     def __init__(self, path: Path):
         self.path = path
-        self._repair()
+        self._repaired = False  # done before the first append, so that reading (a report) never writes
 
     def _repair(self) -> None:
         """Cut a last line left unfinished by a kill, so the next record starts on a line of its own."""
+        self._repaired = True
         if not self.path.exists():
             return
         data = self.path.read_bytes()
@@ -47,6 +48,8 @@ class AppendLog:
         return records
 
     def append(self, record: dict[str, Any]) -> None:
+        if not self._repaired:
+            self._repair()
         line = (json.dumps(record) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -67,10 +70,7 @@ class RunJournal:
 
     def known_result(self, program_id: str) -> Result | None:
         data = self._results.get(program_id)
-        if data is None:
-            return None
-        failure = Failure(**data["failure"]) if data.get("failure") else None
-        return Result(program_id, data.get("metrics"), failure, data.get("seconds", 0.0))
+        return None if data is None else Result.from_dict(data)
 
     def record(self, round_: int, program: Program, result: Result, s: Score) -> None:
         result_data = result.to_dict()

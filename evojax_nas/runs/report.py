@@ -16,7 +16,7 @@ def load_run(workdir: Path) -> dict[str, Any]:
     if not (workdir / "candidates.jsonl").exists():
         raise FileNotFoundError(f"{workdir} is not a run directory (no candidates.jsonl)")
     return {"name": workdir.name, "candidates": AppendLog(workdir / "candidates.jsonl").read(),
-            "rounds": AppendLog(workdir / "metrics.jsonl").read() if (workdir / "metrics.jsonl").exists() else []}
+            "rounds": AppendLog(workdir / "metrics.jsonl").read()}
 
 
 def eligible(run: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from evojax_nas.lm.extract import extract_program, repair
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Program
 from evojax_nas.programs.static_check import check_source
-from evojax_nas.search.fitness import Score, fitness, score
+from evojax_nas.search.fitness import Score, program_fitness, score
 from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt
 
 PARENT_MODES = ("fittest", "random", "seeds")
@@ -75,11 +75,6 @@ class SearchState:
     def from_dict(cls, data: dict[str, Any]) -> SearchState:
         return cls(int(data["round"]), [Program.from_dict(p) for p in data["pool"]], list(data["seen"]),
                    data["rng"], list(data["history"]))
-
-
-def program_fitness(program: Program) -> float:
-    assert program.metrics is not None
-    return fitness(program.metrics["val_accuracy_mean"], program.metrics["params"])
 
 
 def population(pool: Sequence[Program], size: int) -> list[Program]:
@@ -145,7 +140,7 @@ class EvoPrompting:
         top = population(new.pool, self.config.population_size)
         stats.update(round=new.round, evaluated=len(children), trained=len(trained),
                      trained_yield=len(trained) / max(stats["sampled"], 1),
-                     eligible=sum(1 for _, r in trained if score(r, self.min_val_accuracy).eligible),
+                     eligible=sum(1 for *_, eligible in trained if eligible),
                      best_fitness=program_fitness(top[0]) if top else None,
                      models_evaluated=len(new.seen), seconds=round(time.perf_counter() - start, 2))
         new.history.append(stats)
@@ -220,9 +215,9 @@ class EvoPrompting:
             state.seen.append(program.id)
         return s
 
-    def _evaluate(self, state: SearchState, children: list[Child]) -> list[tuple[Child, Result]]:
+    def _evaluate(self, state: SearchState, children: list[Child]) -> list[tuple[Child, Result, bool]]:
         """Train the children not already logged (in one batch), log each result as it comes, update the
-        pool; return the children that trained, with their results."""
+        pool; return the children that trained, with their results and eligibility."""
         results = {c.program.id: r for c in children if (r := self.journal.known_result(c.program.id))}
         todo = [c.program for c in children if c.program.id not in results]
         by_id = {c.program.id: c for c in children}
@@ -235,6 +230,7 @@ class EvoPrompting:
         if todo:
             self.evaluator.evaluate(todo, on_result=on_result)
         trained = []
+        pool_ids = {p.id for p in state.pool}
         for child in children:
             result = results[child.program.id]
             if child.program.id not in state.seen:
@@ -242,13 +238,14 @@ class EvoPrompting:
             if not result.ok:
                 continue
             child.program.metrics = result.metrics
-            trained.append((child, result))
-            pool_ids = {p.id for p in state.pool}
-            if score(result, self.min_val_accuracy).eligible and child.program.id not in pool_ids:
+            eligible = score(result, self.min_val_accuracy).eligible
+            trained.append((child, result, eligible))
+            if eligible and child.program.id not in pool_ids:
                 state.pool.append(child.program)
+                pool_ids.add(child.program.id)
         return trained
 
-    def _tune(self, state: SearchState, trained: list[tuple[Child, Result]],
+    def _tune(self, state: SearchState, trained: list[tuple[Child, Result, bool]],
               rng: np.random.Generator) -> dict[str, Any]:
         """Soft prompt-tune on every trained child of this round: its prompt with the target metrics replaced
         by the child's real ones, then its code. Not after the seeds nor after the last round."""
@@ -258,7 +255,7 @@ class EvoPrompting:
                 and 0 < state.round < cfg.num_rounds and trained):
             return {}
         examples = []
-        for child, result in trained:
+        for child, result, _ in trained:
             target = (result.metrics["val_accuracy_mean"], int(result.metrics["params"]))
             prompt, header = build_prompt(child.parents, self.spec, target=target)
             examples.append(Example(prompt[: -len(header)], child.code))

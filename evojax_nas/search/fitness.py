@@ -5,11 +5,18 @@ from __future__ import annotations
 import dataclasses
 
 from evojax_nas.evaluate.result import Result
+from evojax_nas.programs.program import Program
 
 
 def fitness(val_accuracy: float, params: int) -> float:
     """-(1 - val_accuracy) * params: higher is better, small and accurate models win."""
     return -(1.0 - val_accuracy) * params
+
+
+def program_fitness(program: Program) -> float:
+    """The fitness of an evaluated program (one with metrics)."""
+    assert program.metrics is not None
+    return fitness(program.metrics["val_accuracy_mean"], program.metrics["params"])
 
 
 @dataclasses.dataclass(frozen=True)

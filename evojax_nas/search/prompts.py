@@ -8,7 +8,7 @@ import ast
 import dataclasses
 
 from evojax_nas.programs.program import Program
-from evojax_nas.search.fitness import fitness
+from evojax_nas.search.fitness import program_fitness
 
 IMPORTS = "import functools\n\nimport flax.linen as nn\nimport jax\nimport jax.numpy as jnp"
 STOP = ("\n# Model ", "\nclass Model", "```", "\nif __name__")
@@ -52,7 +52,7 @@ def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 
     for i, parent in enumerate(parents, 1):
         m = parent.metrics or {}
         blocks.append(f"{metric_comment(i, m['val_accuracy_mean'], m['params'])}\n{_body(parent.source)}")
-    best = max(parents, key=lambda p: fitness(p.metrics["val_accuracy_mean"], p.metrics["params"]))
+    best = max(parents, key=program_fitness)
     target_acc = min(1.0, best.metrics["val_accuracy_mean"] + accuracy_gain)
     target_params = int(best.metrics["params"] * size_factor)
     if target is not None:
