@@ -145,7 +145,7 @@ def test_the_prompt_tuning_flag(run, lm, config_file):
     assert state.history[1].get("tune_steps", 0) > 0 and "tune_steps" not in state.history[2]
     config = load_config(config_file).search
     child, parents = state.pool[0], population(state.pool, 2)
-    trained = [(Child(child, parents, child.source), Result(child.id, metrics=child.metrics))]
+    trained = [(Child(child, parents, child.source), Result(child.id, metrics=child.metrics), True)]
     for flag in (True, False):
         config.prompt_tuning = flag
         search = EvoPrompting(config, lm, None, [], None, 0.5)
