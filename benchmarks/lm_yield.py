@@ -1,22 +1,27 @@
 """Yield of the LM as EvoPrompting's mutation operator on MNIST-1D: sample children from real two-parent
 prompts, then count how many pass extraction, the sandbox checks, training, and are distinct, without
 and with mechanical repair (truncated children cut back or closed, PyTorch layer names, a flatten before
-the final Dense, the `train` argument, the class count: `evojax_nas.lm.extract.repair`).
+the final Dense, the `train` argument, the class count: `evojax_nas.lm.repair.repair`).
 
     python benchmarks/lm_yield.py [--samples 32] [--temperatures 0.6 0.8] [--max-new-tokens 300]
+                                  [--save children.json | --load children.json]
+
+--save keeps the sampled completions, --load scores saved ones again (to compare repairs without sampling).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
 from evojax_nas.evaluate import Evaluator, EvaluatorConfig
 from evojax_nas.lm.backends import LocalLM
-from evojax_nas.lm.extract import extract_program, repair
+from evojax_nas.lm.extract import extract_program
+from evojax_nas.lm.repair import repair
 from evojax_nas.programs import Program
 from evojax_nas.search.fitness import program_fitness
 from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt
@@ -34,6 +39,9 @@ def main() -> None:
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.6, 0.8])
     parser.add_argument("--max-new-tokens", type=int, default=300)
     parser.add_argument("--train-steps", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0, help="LM seed of the first cell (cell i uses seed + i)")
+    parser.add_argument("--save", type=Path, help="write the sampled completions to this JSON file")
+    parser.add_argument("--load", type=Path, help="score the completions of a --save file instead of sampling")
     args = parser.parse_args()
 
     train = default_config()
@@ -44,16 +52,24 @@ def main() -> None:
         seeds = {p.stem: Program.from_file(p) for p in sorted(SEEDS.glob("*.py"))}
         for program, result in zip(seeds.values(), evaluator.evaluate(list(seeds.values())), strict=True):
             program.metrics = result.metrics
-        lm = LocalLM()
+        saved = json.loads(args.load.read_text()) if args.load else None
+        lm = None if saved else LocalLM()
         children: list[tuple[list[Program], str, str]] = []  # parents, header, completion
-        for cell, ((a, b), temp) in enumerate(itertools.product(PAIRS, args.temperatures)):
+        cells = list(itertools.product(PAIRS, args.temperatures)) if saved is None else [
+            ((c["parents"][0], c["parents"][1]), c["temperature"]) for c in saved]
+        for cell, ((a, b), temp) in enumerate(cells):
             parents = sorted([seeds[a], seeds[b]], key=program_fitness)
             prompt, header = build_prompt(parents, spec)
             t0 = time.perf_counter()
-            texts = lm.generate([prompt], n=args.samples, temperature=temp, max_new_tokens=args.max_new_tokens,
-                                stop=STOP, seed=cell)[0]
+            texts = saved[cell]["completions"] if saved else lm.generate(
+                [prompt], n=args.samples, temperature=temp, max_new_tokens=args.max_new_tokens, stop=STOP,
+                seed=args.seed + cell)[0]
             print(f"cell {a}+{b} T={temp}: {len(texts)} samples in {time.perf_counter() - t0:.0f} s", flush=True)
             children += [(parents, header, text) for text in texts]
+        if args.save:
+            n = len(children) // len(cells)
+            args.save.write_text(json.dumps([{"parents": [a, b], "temperature": t, "completions": [
+                text for _, _, text in children[i * n:(i + 1) * n]]} for i, ((a, b), t) in enumerate(cells)]))
 
         parent_ids = {p.id for p in seeds.values()}
         table: dict[str, Counter] = {"without repair": Counter(), "with repair": Counter()}
@@ -68,17 +84,20 @@ def main() -> None:
             ids = tuple(p.id for p in parents)
             if ex.outcome == "clean":
                 pending.setdefault("without repair", []).append(("without repair", Program(source, parents=ids)))
-            fixed = Program(repair(source), parents=ids)
+            fixed = Program(repair(source, parents=[p.source for p in parents]), parents=ids)
             pending.setdefault("with repair", []).append(("with repair", fixed))
         unique = {p.id: p for items in pending.values() for _, p in items}
         results = dict(zip(unique, evaluator.evaluate(list(unique.values())), strict=True))
         failures: Counter = Counter()
+        causes: Counter = Counter()  # what still fails after repair, by message
         for mode, items in pending.items():
             seen: set[str] = set()
             for _, program in items:
                 result = results[program.id]
                 counts = table[mode]
                 counts["extracted"] += 1
+                if result.failure and mode == "with repair":
+                    causes[f"{result.failure.kind}: {result.failure.message[:110]}"] += 1
                 if result.failure and result.failure.kind in STRUCTURAL:
                     failures[(mode, result.failure.kind)] += 1
                     continue
@@ -99,6 +118,9 @@ def main() -> None:
     for mode, counts in table.items():
         print(f"{mode:16}" + "".join(f"{counts[s]:>6} ({counts[s] / total:5.1%})" for s in STAGES))
     print("failures by kind: " + ", ".join(f"{m}/{k}: {n}" for (m, k), n in sorted(failures.items())))
+    print("commonest failures after repair:")
+    for cause, n in causes.most_common(12):
+        print(f"  {n:3}  {cause}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 import torch
 import transformers
 
-from evojax_nas.lm.decoder import Decoder, make_cache, write_cache
+from evojax_nas.lm.decoder import Decoder, decode_layers, layer_params, make_cache, write_cache
 from evojax_nas.lm.weights import load_hf
 
 TINY = {
@@ -71,6 +71,30 @@ def test_cached_decoding_equals_the_full_forward(tiny):
         cache, key_positions = write_cache(cache, new_kv, t), key_positions.at[:, t].set(t)
         step = decoder.apply(params, hidden[:, 0], method=Decoder.logits)
         np.testing.assert_allclose(np.asarray(step), np.asarray(full[:, t]), atol=2e-4, rtol=2e-4)
+
+
+def test_shared_prompt_decoding_equals_the_full_forward(tiny):
+    """What the sampler runs: prompts prefilled once, then n rows per prompt decoded one token at a time,
+    each attending to its prompt's shared cache and to its own (in place) cache."""
+    _, _, config, params = tiny
+    prompts, n, prompt_len, steps = 2, 2, 12, 6  # 18 positions: Gemma's sliding window (8) is crossed
+    rng = np.random.default_rng(4)
+    prompt_tokens = rng.integers(0, 300, (prompts, prompt_len))
+    row_tokens = rng.integers(0, 300, (prompts * n, steps))
+    full, _ = forward(config, params, jnp.asarray(np.concatenate([np.repeat(prompt_tokens, n, 0), row_tokens], 1)))
+    _, new_kv = forward(config, params, jnp.asarray(prompt_tokens))
+    prompt_positions = jnp.broadcast_to(jnp.arange(prompt_len), (prompts, prompt_len))
+    empty = jnp.zeros((prompts * n, steps, config.n_kv_heads, config.head_dim))
+    cache, key_positions = [(empty, empty)] * config.n_layers, jnp.full((prompts * n, steps), -1)
+    decoder, layers = Decoder(config), layer_params(params, config.n_layers)
+    for t in range(steps):
+        embeds = decoder.apply(params, jnp.asarray(row_tokens[:, t:t + 1]), method=Decoder.embed)
+        key_positions = key_positions.at[:, t].set(prompt_len + t)
+        hidden, cache = decode_layers(config, jnp.float32, layers, params["params"]["final_norm"], embeds,
+                                      jnp.full((prompts * n, 1), prompt_len + t), list(zip(*new_kv, strict=True)),
+                                      prompt_positions, cache, key_positions, jnp.asarray(t))
+        step = decoder.apply(params, hidden[:, 0], method=Decoder.logits)
+        np.testing.assert_allclose(np.asarray(step), np.asarray(full[:, prompt_len + t]), atol=2e-4, rtol=2e-4)
 
 
 def test_left_padding_does_not_change_logits(tiny):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from evojax_nas.lm.backends import LMError, LocalLM, OpenAIClient
+from evojax_nas.lm.sampler import Sampler, length_bucket
 from evojax_nas.lm.server import serve
 from evojax_nas.lm.soft_prompt import Example, SoftPromptTuner
 
@@ -45,6 +46,25 @@ def test_batched_sampling_with_per_row_temperatures(lm):
     assert out[1] != lm.generate(prompts, n=3, temperature=[0.0, 1.2], max_new_tokens=24, seed=2)[1]
     alone = lm.generate([CODE], n=1, temperature=0.0, max_new_tokens=24)[0][0]
     assert alone == out[0][0]  # left padding in a batch does not change a row
+
+
+def test_code_vocabulary_keeps_greedy_code_and_every_byte(lm):
+    sampler = lm.sampler
+    vocab = np.asarray(sampler.weights["vocab"])
+    pieces = sampler.tokenizer.get_vocab()
+    assert len(vocab) < sampler.config.vocab_size // 5  # the head shrinks over five-fold
+    assert set(sampler.config.eos_ids) <= set(vocab.tolist())
+    assert all(pieces[f"<0x{b:02X}>"] in vocab for b in range(256))  # any text can still be written
+    whole = Sampler(sampler.config, sampler.params, sampler.tokenizer)  # samples from all 262k tokens
+    prompt = "import flax.linen as nn\n\n\nclass Model(nn.Module):\n    @nn.compact\n    def __call__(self, x):\n"
+    assert lm.generate([prompt], n=1, temperature=0.0, max_new_tokens=40) == whole.generate(
+        [prompt], n=1, temperature=0.0, max_new_tokens=40)
+
+
+def test_length_buckets_pad_at_most_a_quarter():
+    sizes = [length_bucket(n) for n in range(1, 3000)]
+    assert all(n <= b <= max(64, 1.25 * n) for n, b in zip(range(1, 3000), sizes, strict=True))
+    assert len(set(sizes)) <= 4 * 6 + 1  # four compiled shapes per doubling
 
 
 def test_stop_strings_cut_the_text(lm):

@@ -38,13 +38,18 @@ class LocalLM:
     supports_tuning = True
 
     def __init__(self, checkpoint: str | None = None, n_virtual_tokens: int = 16, learning_rate: float = 0.1,
-                 top_p: float = 0.95, top_k: int = 64, chunk: int = 16):
+                 top_p: float = 0.95, top_k: int = 64, chunk: int = 16, code_vocab: bool = True):
+        """code_vocab: sample only tokens seen in Python source (`lm.vocab.code_vocabulary`), which makes
+        each decode step cheaper; False samples from the whole vocabulary."""
         from evojax_nas.lm.checkpoints import EMBEDDED, load_checkpoint
         from evojax_nas.lm.sampler import Sampler
         from evojax_nas.lm.soft_prompt import SoftPromptTuner
+        from evojax_nas.lm.vocab import code_vocabulary
 
         config, params, tokenizer = load_checkpoint(checkpoint or EMBEDDED)
-        self.sampler = Sampler(config, params, tokenizer, top_k=top_k, chunk=chunk)
+        special = (config.bos_id, config.pad_id, *config.eos_ids)
+        vocab = code_vocabulary(tokenizer, special) if code_vocab else None
+        self.sampler = Sampler(config, params, tokenizer, top_k=top_k, chunk=chunk, vocab=vocab)
         self.top_p = top_p
         self.tuner = SoftPromptTuner(self.sampler, n_virtual_tokens, learning_rate)
 

@@ -65,8 +65,21 @@ def rope(x: jnp.ndarray, positions: jnp.ndarray, base: jnp.ndarray) -> jnp.ndarr
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).astype(x.dtype)
 
 
+def embed_tokens(config: DecoderConfig, embedding: jnp.ndarray, tokens: jnp.ndarray, dtype: Any) -> jnp.ndarray:
+    """Token ids -> input embeddings (scaled by sqrt(dim) for Gemma)."""
+    x = jnp.take(embedding, tokens, axis=0).astype(dtype)
+    return x * jnp.asarray(math.sqrt(config.dim), dtype) if config.gemma else x
+
+
 class Block(nn.Module):
-    """One transformer layer; nn.scan calls it with (carry, this layer's kind and cache)."""
+    """One transformer layer; nn.scan calls it with (carry, this layer's kind and cache).
+
+    layer = (is_global, keys, values): the cache is read only, the chunk also attends to its own keys, and
+    its new keys and values are returned for the caller (prefill, training).
+    layer = (is_global, keys, values, slot, prompt_keys, prompt_values, prompt_positions): decoding one
+    token for R rows that continue P prompts (R = P x n, row r continues prompt r // n). The token's key
+    and value are written into the rows' cache at `slot` (in place), and each row attends to its prompt's
+    cache, shared by its n rows, and to its own cache; the updated rows' cache is returned."""
 
     config: DecoderConfig
     dtype: Any = jnp.float32
@@ -75,7 +88,7 @@ class Block(nn.Module):
     def __call__(self, carry, layer):
         cfg = self.config
         x, positions, cache_positions = carry
-        is_global, k_cache, v_cache = layer
+        is_global, k_cache, v_cache, *shared = layer
         dense = lambda n, name, bias=False: nn.DenseGeneral(n, use_bias=bias, name=name, dtype=self.dtype)  # noqa: E731
         norm = lambda name, d=cfg.dim: self.param(name, nn.initializers.ones, (d,))  # noqa: E731
         batch, length, _ = x.shape
@@ -90,25 +103,41 @@ class Block(nn.Module):
         base = jnp.where(is_global, cfg.rope_base, cfg.rope_local_base)
         q, k = rope(q, jnp.maximum(positions, 0), base), rope(k, jnp.maximum(positions, 0), base)
 
-        # Attend to the cache (read only) and to this chunk's own keys; the caller writes the new keys
-        # and values into the cache, so no layer copies it.
         qg = q.reshape(batch, length, cfg.n_kv_heads, cfg.n_heads // cfg.n_kv_heads, cfg.head_dim)
         scale = cfg.query_scale if cfg.query_scale is not None else cfg.head_dim ** -0.5
         qp = positions[:, None, None, :, None]  # (B, 1, 1, T, 1)
 
-        def scores(keys: jnp.ndarray, key_positions: jnp.ndarray) -> jnp.ndarray:
-            s = jnp.einsum("btkgd,bskd->bkgts", qg, keys.astype(qg.dtype)).astype(jnp.float32) * scale
+        def masked(s: jnp.ndarray, key_positions: jnp.ndarray) -> jnp.ndarray:
             kp = key_positions[:, None, None, None, :]  # (B, 1, 1, 1, S)
             allowed = (kp >= 0) & (kp <= qp)
             if cfg.sliding_window is not None:
                 allowed &= is_global | (qp - kp < cfg.sliding_window)
-            return jnp.where(allowed, s, -1e30)
+            return jnp.where(allowed, s.astype(jnp.float32) * scale, -1e30)
 
-        cached = k_cache.shape[1]
-        probs = jax.nn.softmax(jnp.concatenate([scores(k_cache, cache_positions), scores(k, positions)], -1), -1)
-        out = jnp.einsum("bkgts,bskd->btkgd", probs[..., cached:].astype(v.dtype), v)
-        if cached:
-            out += jnp.einsum("bkgts,bskd->btkgd", probs[..., :cached].astype(v.dtype), v_cache.astype(v.dtype))
+        def scores(keys: jnp.ndarray, key_positions: jnp.ndarray) -> jnp.ndarray:
+            return masked(jnp.einsum("btkgd,bskd->bkgts", qg, keys.astype(qg.dtype)), key_positions)
+
+        if shared:  # decoding: write this token, then attend to the shared prompt and the row's own tokens
+            slot, prompt_k, prompt_v, prompt_positions = shared
+            write = lambda c, n: jax.lax.dynamic_update_slice_in_dim(c, n.astype(c.dtype), slot, axis=1)  # noqa: E731
+            k_cache, v_cache = write(k_cache, k), write(v_cache, v)
+            prompts, prompt_len = prompt_k.shape[:2]
+            per_prompt = qg.reshape(prompts, batch // prompts, *qg.shape[2:])  # (P, n, K, G, D): T == 1
+            s_prompt = jnp.einsum("pnkgd,pskd->pnkgs", per_prompt, prompt_k.astype(qg.dtype))
+            s_prompt = masked(s_prompt.reshape(batch, *s_prompt.shape[2:4], 1, prompt_len),
+                              jnp.repeat(prompt_positions, batch // prompts, axis=0))
+            probs = jax.nn.softmax(jnp.concatenate([s_prompt, scores(k_cache, cache_positions)], -1), -1)
+            p_prompt = probs[..., :prompt_len].reshape(prompts, batch // prompts, *probs.shape[1:3], prompt_len)
+            out = jnp.einsum("pnkgs,pskd->pnkgd", p_prompt.astype(v.dtype), prompt_v.astype(v.dtype))
+            out = out.reshape(batch, 1, *out.shape[2:]) + jnp.einsum(
+                "bkgts,bskd->btkgd", probs[..., prompt_len:].astype(v.dtype), v_cache.astype(v.dtype))
+            k, v = k_cache, v_cache
+        else:  # attend to the cache (read only) and to this chunk's own keys
+            cached = k_cache.shape[1]
+            probs = jax.nn.softmax(jnp.concatenate([scores(k_cache, cache_positions), scores(k, positions)], -1), -1)
+            out = jnp.einsum("bkgts,bskd->btkgd", probs[..., cached:].astype(v.dtype), v)
+            if cached:
+                out += jnp.einsum("bkgts,bskd->btkgd", probs[..., :cached].astype(v.dtype), v_cache.astype(v.dtype))
         out = dense(cfg.dim, "wo")(out.reshape(batch, length, -1))
         if cfg.gemma:
             out = rms_norm(out, norm("post_attn_norm"), cfg.norm_eps)
@@ -142,8 +171,7 @@ class Decoder(nn.Module):
 
     def embed(self, tokens: jnp.ndarray) -> jnp.ndarray:
         """Token ids -> input embeddings (scaled by sqrt(dim) for Gemma)."""
-        x = jnp.take(self.embedding, tokens, axis=0).astype(self.dtype)
-        return x * jnp.asarray(math.sqrt(self.config.dim), self.dtype) if self.config.gemma else x
+        return embed_tokens(self.config, self.embedding, tokens, self.dtype)
 
     def __call__(self, x: jnp.ndarray, positions: jnp.ndarray, cache: tuple[jnp.ndarray, jnp.ndarray],
                  cache_positions: jnp.ndarray):
@@ -157,8 +185,35 @@ class Decoder(nn.Module):
 
     def logits(self, hidden: jnp.ndarray) -> jnp.ndarray:
         """Hidden states (..., dim) -> float32 logits (..., vocab)."""
-        head = self.embedding.T if self.config.tie_embeddings else self.lm_head
-        return jnp.einsum("...d,dv->...v", hidden, head.astype(self.dtype)).astype(jnp.float32)
+        if self.config.tie_embeddings:  # contract the embedding's own axis: a transpose would copy it
+            return jnp.einsum("...d,vd->...v", hidden, self.embedding.astype(self.dtype)).astype(jnp.float32)
+        return jnp.einsum("...d,dv->...v", hidden, self.lm_head.astype(self.dtype)).astype(jnp.float32)
+
+
+def layer_params(params: Any, n_layers: int) -> list[Any]:
+    """Each layer's weights as arrays of their own. Inside a scan (or under a static slice) XLA copies a
+    layer's slice of the stacked weights before every matmul; at batch 1 those copies cost more than the
+    matmuls, so decoding reads per-layer arrays in place."""
+    return [jax.tree.map(lambda a, i=i: a[i], params["params"]["layers"]) for i in range(n_layers)]
+
+
+def decode_layers(config: DecoderConfig, dtype: Any, layers: list[Any], final_norm: jnp.ndarray, x: jnp.ndarray,
+                  positions: jnp.ndarray, prompt_cache: list[tuple[jnp.ndarray, jnp.ndarray]],
+                  prompt_positions: jnp.ndarray, cache: list[tuple[jnp.ndarray, jnp.ndarray]],
+                  cache_positions: jnp.ndarray, slot: jnp.ndarray) -> tuple[jnp.ndarray, list[Any]]:
+    """One decode step, Decoder.__call__ unrolled over per-layer weights (`layer_params`), for R rows that
+    continue P prompts (row r continues prompt r // (R // P)). prompt_cache: per layer (keys, values),
+    each (P, S, n_kv_heads, head_dim), at `prompt_positions` (P, S); cache: per layer the rows' own
+    (keys, values), each (R, S', n_kv_heads, head_dim), at `cache_positions` (R, S'), which must already
+    hold `positions` at `slot`, where each layer writes this token. Returns the final-norm hidden states
+    and the updated rows' caches."""
+    block, is_global = Block(config, dtype), config.is_global()
+    updated = []
+    for weights, (pk, pv), (keys, values), global_ in zip(layers, prompt_cache, cache, is_global, strict=True):
+        (x, *_), kv = block.apply({"params": weights}, (x, positions, cache_positions),
+                                  (global_, keys, values, slot, pk, pv, prompt_positions))
+        updated.append(kv)
+    return rms_norm(x, final_norm, config.norm_eps), updated
 
 
 def make_cache(config: DecoderConfig, batch: int, size: int, dtype: Any = jnp.float32):

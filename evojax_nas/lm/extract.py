@@ -1,5 +1,6 @@
 """From a completion to candidate source: strip chat framing and fences, stop at the next prompt marker,
-and mechanically repair what can be (close a truncated child, flatten before a final Dense)."""
+and cut a truncated child back to its last complete statement (or close it). Repairs of the code itself
+are in `lm.repair`."""
 
 from __future__ import annotations
 
@@ -109,72 +110,3 @@ def extract_program(completion: str, header: str, markers: tuple[str, ...] = (),
     if repaired is None or f"class {class_name}" not in repaired:
         return Extraction(None, "unparseable")
     return Extraction(_ensure_return(repaired, class_name, closing) if closing else repaired, "repaired_truncation")
-
-
-def insert_flatten(source: str, class_name: str = "Model") -> str | None:
-    """Flatten everything but the batch axis before the final Dense of `class_name.__call__`
-    (the fix for an output of rank > 2); None if there is no `return nn.Dense(...)(x)` to fix."""
-    tree = ast.parse(source)
-    for node in tree.body:
-        if not (isinstance(node, ast.ClassDef) and node.name == class_name):
-            continue
-        for fn in node.body:
-            if not (isinstance(fn, ast.FunctionDef) and fn.name == "__call__"):
-                continue
-            returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)]
-            for ret in returns:
-                call = ret.value
-                is_dense = isinstance(call.func, ast.Call) and "Dense" in ast.unparse(call.func.func)
-                if is_dense and len(call.args) == 1:
-                    arg = ast.unparse(call.args[0])
-                    call.args[0] = ast.parse(f"({arg}).reshape(({arg}).shape[0], -1)", mode="eval").body
-                    return ast.unparse(tree) + "\n"
-    return None
-
-
-# PyTorch layer names small LMs write for Flax ones with the same leading arguments (features, kernel size).
-TORCH_NAMES = re.compile(r"\bnn\.(Conv[123]d|Linear|BatchNorm[123]d)\b")
-FLAX_NAMES = {"Linear": "Dense"}
-
-
-def translate_torch_names(source: str) -> str:
-    """`nn.Conv1d/2d/3d` -> `nn.Conv`, `nn.Linear` -> `nn.Dense`, `nn.BatchNorm1d/2d/3d` -> `nn.BatchNorm`."""
-    return TORCH_NAMES.sub(lambda m: "nn." + FLAX_NAMES.get(m[1], m[1][:-2]), source)
-
-
-def _call_method(tree: ast.Module, class_name: str) -> ast.FunctionDef | None:
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            return next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__call__"), None)
-    return None
-
-
-def fix_interface(source: str, class_name: str = "Model", num_classes: int = 10) -> str:
-    """Give `__call__` the `train` argument the trainer passes, and make a final `nn.Dense(k)` return
-    num_classes outputs (children often copy a hidden width there)."""
-    tree = ast.parse(source)
-    call = _call_method(tree, class_name)
-    if call is None:
-        return source
-    args = call.args
-    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-    if "train" not in names and args.kwarg is None:
-        args.kwonlyargs.append(ast.arg("train"))
-        args.kw_defaults.append(ast.Constant(False))
-    for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
-        layer = ret.value.func
-        if (isinstance(layer, ast.Call) and ast.unparse(layer.func).endswith("Dense") and layer.args
-                and isinstance(layer.args[0], ast.Constant) and isinstance(layer.args[0].value, int)):
-            layer.args[0] = ast.Constant(num_classes)
-    return ast.unparse(tree) + "\n"
-
-
-def repair(source: str, class_name: str = "Model", num_classes: int = 10) -> str:
-    """Every mechanical repair that cannot make a working child worse: PyTorch names, a flatten before the
-    final Dense (a no-op on a (batch, features) array), the `train` argument, the class count."""
-    source = translate_torch_names(source)
-    try:
-        source = insert_flatten(source, class_name) or source
-        return fix_interface(source, class_name, num_classes)
-    except (SyntaxError, ValueError, RecursionError):
-        return source

@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 from evojax_nas.lm.decoder import Decoder, make_cache
-from evojax_nas.lm.sampler import Sampler, bucket
+from evojax_nas.lm.sampler import Sampler, length_bucket
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +77,7 @@ class SoftPromptTuner:
             child = self.sampler.tokenizer.encode(ex.completion, add_special_tokens=False).ids
             ids = (prompt + child)[: self.max_length]
             rows.append((ids, len(prompt)))
-        length = bucket(max(len(ids) for ids, _ in rows), 64)
+        length = length_bucket(max(len(ids) for ids, _ in rows))
         tokens = np.full((len(rows), length), self.sampler.config.pad_id, np.int32)
         valid, target = np.zeros_like(tokens, bool), np.zeros_like(tokens, bool)
         for i, (ids, cut) in enumerate(rows):

@@ -61,7 +61,8 @@ def make_lm(config: ml_collections.ConfigDict) -> Any:
     from evojax_nas.lm.backends import LocalLM, OpenAIClient
 
     if config.kind == "local":
-        return LocalLM(config.checkpoint, config.n_virtual_tokens, config.learning_rate, config.top_p, config.top_k)
+        return LocalLM(config.checkpoint, config.n_virtual_tokens, config.learning_rate, config.top_p, config.top_k,
+                       code_vocab=config.get("code_vocab", True))
     if config.kind == "openai":
         return OpenAIClient(config.base_url, config.model, chat=config.get("chat", False))
     raise ValueError(f"lm.kind must be local or openai, not {config.kind!r}")

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from evojax_nas.evaluate.result import Result
-from evojax_nas.lm.extract import extract_program, repair
+from evojax_nas.lm.extract import extract_program
+from evojax_nas.lm.repair import repair
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Program
 from evojax_nas.programs.static_check import check_source
@@ -200,7 +201,8 @@ class EvoPrompting:
         extraction = extract_program(text, header, STOP, self.spec.class_name, self.spec.closing)
         if extraction.source is None:
             return None
-        source = repair(assemble_child(extraction.source, parents), self.spec.class_name, self.spec.num_classes)
+        source = repair(assemble_child(extraction.source, parents), self.spec.class_name, self.spec.num_classes,
+                        [p.source for p in parents])
         kind = "crossover" if len(parents) > 1 else "mutation"
         program = Program(source, parents=tuple(p.id for p in parents),
                           origin={"kind": kind, "extraction": extraction.outcome, **origin})

@@ -1,0 +1,404 @@
+"""Mechanical repairs of a child's source: rewrites that turn what small LMs often get wrong into working
+Flax, and that leave a working child as it was. Each rewrites the AST (no code runs); `repair` applies
+them all. The failures they fix were counted with `benchmarks/lm_yield.py`."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from collections.abc import Sequence
+
+import flax.linen as nn
+
+# PyTorch layer names small LMs write for Flax ones with the same leading arguments (features, kernel size).
+TORCH_NAMES = re.compile(r"\bnn\.(Conv[123]d|Linear|BatchNorm[123]d)\b")
+FLAX_NAMES = {"Linear": "Dense"}
+# PyTorch activation modules -> Flax functions: `nn.ReLU()` becomes `nn.relu`, as a call or a value.
+TORCH_ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu", "SiLU": "silu",
+                     "ELU": "elu", "LeakyReLU": "leaky_relu", "Softplus": "softplus", "Mish": "mish",
+                     "ReLU6": "relu6", "Hardswish": "hard_swish", "Identity": None}
+TORCH_POOLS = re.compile(r"(Max|Avg)Pool[123][dD]")
+TORCH_CONV = re.compile(r"[Cc]onv[123][dD]?")
+# PyTorch keyword names of layer arguments -> Flax ones (None: no Flax counterpart, dropped).
+TORCH_KEYWORDS = {"stride": "strides", "bias": "use_bias", "out_channels": "features", "out_features": "features",
+                  "dilation": "kernel_dilation", "groups": "feature_group_count", "eps": "epsilon", "p": "rate",
+                  "in_channels": None, "in_features": None, "num_features": None, "inplace": None,
+                  "padding_mode": None, "affine": None, "track_running_stats": None}
+# Defaults for hyper-parameter fields a child uses but never declares, by name, when no parent has one.
+FIELD_DEFAULTS = (("kernel", 3), ("stride", 1), ("depth", 2), ("layers", 2), ("blocks", 2), ("heads", 2),
+                  ("dropout", 0.1), ("rate", 0.1), ("classes", 10), ("", 32))
+
+
+def translate_torch_names(source: str) -> str:
+    """`nn.Conv1d/2d/3d` -> `nn.Conv`, `nn.Linear` -> `nn.Dense`, `nn.BatchNorm1d/2d/3d` -> `nn.BatchNorm`."""
+    return TORCH_NAMES.sub(lambda m: "nn." + FLAX_NAMES.get(m[1], m[1][:-2]), source)
+
+
+def _expr(text: str) -> ast.expr:
+    return ast.parse(text, mode="eval").body
+
+
+def _nn_attr(node: ast.AST) -> str | None:
+    """'X' for an `nn.X` expression."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "nn":
+        return node.attr
+    return None
+
+
+def _window(size: ast.expr) -> str:
+    """A PyTorch pooling size (an int or a tuple) as a Flax window over every spatial axis of `y`."""
+    if isinstance(size, ast.Tuple) and size.elts:
+        size = size.elts[0]
+    if isinstance(size, ast.Constant):
+        return f"({size.value!r},) * (y.ndim - 2)"
+    text = ast.unparse(size)
+    return f"(({text},) if isinstance({text}, int) else tuple({text}))[:1] * (y.ndim - 2)"
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, name: str, value: ast.expr):
+        self.name, self.value = name, value
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.value if node.id == self.name else node
+
+
+class _TorchModules(ast.NodeTransformer):
+    """`nn.ReLU()` (or a bare `nn.ReLU`) -> `nn.relu`; `nn.MaxPool1d(k, s)` -> a max_pool over every spatial
+    axis; `nn.Flatten()` -> a reshape to (batch, -1); PyTorch convolution and linear signatures."""
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        fn = TORCH_ACTIVATIONS.get(_nn_attr(node) or "", "")
+        return _expr(f"nn.{fn}") if fn else node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        name = _nn_attr(node.func)
+        if name in TORCH_ACTIVATIONS:  # before visiting: a bare nn.ReLU is rewritten differently
+            fn = TORCH_ACTIVATIONS[name]
+            if fn is None:
+                return _expr("lambda y: y")
+            if name == "LeakyReLU" and node.args:
+                return _expr(f"lambda y: nn.leaky_relu(y, {ast.unparse(node.args[0])})")
+            return _expr(f"nn.{fn}")
+        self.generic_visit(node)
+        func = node.func
+        if (isinstance(func, ast.Lambda) and len(func.args.args) == 1 and len(node.args) == 1
+                and not node.keywords and isinstance(node.args[0], ast.Name)):  # (lambda y: f(y))(x) -> f(x)
+            return _Substitute(func.args.args[0].arg, node.args[0]).visit(func.body)
+        if name and TORCH_POOLS.fullmatch(name):
+            args = {**dict(zip(("kernel_size", "stride", "padding"), node.args, strict=False)),
+                    **{k.arg: k.value for k in node.keywords if k.arg}}
+            size = args.get("kernel_size", ast.Constant(2))
+            stride = args.get("stride", size)
+            pool = "max_pool" if name.startswith("Max") else "avg_pool"
+            return _expr(f"lambda y: nn.{pool}(y, {_window(size)}, strides={_window(stride)}, padding='SAME')")
+        if name == "Flatten" and not node.args:
+            return _expr("lambda y: y.reshape((y.shape[0], -1))")
+        if name == "dropout" and node.args:  # nn.dropout(x, p) -> nn.Dropout(p)(x)
+            rate = [*node.args[1:2], *(k.value for k in node.keywords if k.arg in ("rate", "p"))] or [ast.Constant(0.1)]
+            return ast.Call(ast.Call(_expr("nn.Dropout"), rate[:1], []), node.args[:1], [])
+        if name and TORCH_CONV.fullmatch(name) and len(node.args) >= 3:  # (in, out, kernel[, stride, padding])
+            node.keywords += [ast.keyword(k, v) for k, v in zip(("strides", "padding"), node.args[3:], strict=False)]
+            node.args = node.args[1:3]
+        elif name == "Linear" and len(node.args) == 2:  # (in, out)
+            node.args = node.args[1:]
+        elif name and name.startswith("BatchNorm") and name != "BatchNorm":  # (num_features)
+            node.args = []
+        if name and TORCH_CONV.fullmatch(name):
+            node.func = _expr("nn.Conv")
+        elif name and TORCH_NAMES.fullmatch(f"nn.{name}"):
+            node.func = _expr(translate_torch_names(f"nn.{name}"))
+        return node
+
+
+def _flax_fields(name: str) -> list[str] | None:
+    """Constructor argument order of a flax.linen module class (dataclass fields), None if not one."""
+    cls = getattr(nn, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        return None
+    return [f.name for f in dataclasses.fields(cls) if f.name not in ("parent", "name")]
+
+
+class _LayerArguments(ast.NodeTransformer):
+    """Keywords of flax.linen layers: PyTorch names become Flax ones (`stride` -> `strides`, `bias` ->
+    `use_bias`, ...); keywords the layer does not take, or that repeat a positional argument or an earlier
+    keyword, are dropped (the first value wins)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        fields = _flax_fields(_nn_attr(node.func) or "")
+        if fields is None:
+            return node
+        taken = set(fields[: len(node.args)])
+        keywords = []
+        for keyword in node.keywords:
+            arg = TORCH_KEYWORDS.get(keyword.arg, keyword.arg) if keyword.arg else None
+            if keyword.arg is None or (arg in fields and arg not in taken):  # (None: **kwargs, kept)
+                keyword.arg = arg
+                value = keyword.value
+                if (arg == "padding" and isinstance(value, ast.Tuple) and value.elts
+                        and all(isinstance(e, ast.Constant) and isinstance(e.value, int) for e in value.elts)):
+                    keyword.value = value.elts[0]  # PyTorch's per-axis ints: symmetric padding
+                keywords.append(keyword)
+                taken.add(arg)
+        node.keywords = keywords
+        return node
+
+
+def _field_default(name: str, parents: Sequence[str]) -> ast.expr:
+    """A parent's default for a field of this name, else one chosen by the name."""
+    for source in parents:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name
+                    and node.value is not None):
+                return node.value
+    return ast.Constant(next(value for key, value in FIELD_DEFAULTS if key in name.lower()))
+
+
+def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name: str = "Model") -> None:
+    """Declare `self.X` attributes that a Module class reads but never declares or assigns; drop fields
+    declared without a default that nothing reads, and give `class_name` (built without arguments)
+    defaults for those it reads."""
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        read_attrs = {n.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                      and n.value.id == "self" and isinstance(n.ctx, ast.Load)}
+        bare = [n for n in cls.body if isinstance(n, ast.AnnAssign) and n.value is None
+                and isinstance(n.target, ast.Name)]
+        for field in bare if cls.name == class_name else ():  # (a helper's may be passed by its caller)
+            if field.target.id not in read_attrs:
+                cls.body.remove(field)
+            else:
+                field.value = _field_default(field.target.id, parents)
+        fields = [n for n in cls.body if isinstance(n, ast.AnnAssign)]
+        ordered = sorted(fields, key=lambda n: n.value is not None)  # no default after a default
+        if ordered != fields:
+            slots = iter(ordered)
+            cls.body = [next(slots) if isinstance(n, ast.AnnAssign) else n for n in cls.body]
+        cls.body = cls.body or [ast.Pass()]
+        declared = {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+        declared |= {t.id for n in cls.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        declared |= {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+        assigned, read = set(), []
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+                if isinstance(node.ctx, ast.Store):
+                    assigned.add(node.attr)
+                elif node.attr not in read:
+                    read.append(node.attr)
+        missing = [a for a in read if a not in declared | assigned and not hasattr(nn.Module, a)]
+        at = next((i for i, n in enumerate(cls.body) if not isinstance(n, ast.Expr | ast.AnnAssign)), 0)
+        for name in reversed(missing):
+            value = _field_default(name, parents)
+            kind = type(value.value).__name__ if isinstance(value, ast.Constant) else {
+                ast.Tuple: "tuple", ast.List: "tuple"}.get(type(value))
+            if kind in ("int", "float", "bool", "str", "tuple"):
+                cls.body.insert(at, ast.AnnAssign(ast.Name(name, ast.Store()), ast.Name(kind, ast.Load()),
+                                                  value, simple=1))
+
+
+def _module_methods(tree: ast.Module) -> None:
+    """A PyTorch `forward` becomes `__call__`; a `__call__` in a class without `setup` gets `@nn.compact`
+    (without it, the layers it creates inline cannot be bound)."""
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
+        if "__call__" not in methods and "forward" in methods:
+            methods["forward"].name = "__call__"
+            methods["__call__"] = methods.pop("forward")
+        call = methods.get("__call__")
+        if call and "setup" not in methods and not any("compact" in ast.unparse(d) for d in call.decorator_list):
+            call.decorator_list.append(_expr("nn.compact"))
+
+
+def _borrow_call(tree: ast.Module, class_name: str, parents: Sequence[str]) -> None:
+    """A `class_name` cut off before its `__call__` (only fields written) gets the last parent's `__call__`:
+    the child is then that parent with the child's hyper-parameters."""
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
+    if cls is None or any(isinstance(f, ast.FunctionDef) and f.name in ("__call__", "setup") for f in cls.body):
+        return
+    for source in reversed(parents):
+        parent = ast.parse(source)
+        call = _call_method(parent, class_name)
+        if call is not None:
+            cls.body = [n for n in cls.body if not isinstance(n, ast.Expr | ast.Pass)] + [call]
+            defined = {getattr(n, "name", None) for n in tree.body}
+            used = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
+            helpers = [n for n in parent.body if isinstance(n, ast.ClassDef | ast.FunctionDef)
+                       and n.name in used - defined]
+            at = tree.body.index(cls)
+            tree.body[at:at] = helpers  # the parent's helpers that its __call__ uses, before the class
+            return
+
+
+class _NumberFieldCalls(ast.NodeTransformer):
+    """`self.hidden(x)` where `hidden` is one of `numbers` (fields holding a number) -> `self.hidden`."""
+
+    def __init__(self, numbers: set[str]):
+        self.numbers = numbers
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
+                and f.attr in self.numbers:
+            return f
+        return node
+
+
+def _field_calls(tree: ast.Module) -> None:
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        _NumberFieldCalls({n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)
+                           and isinstance(n.target, ast.Name) and isinstance(n.value, ast.Constant)
+                           and isinstance(n.value.value, int | float)}).visit(cls)
+
+
+def _channel_axis(tree: ast.Module, class_name: str) -> None:
+    """A `__call__` that convolves its input without giving it a channel axis first gets
+    `if x.ndim == 2: x = x[..., None]` (a (batch, length) signal becomes (batch, length, 1))."""
+    call = _call_method(tree, class_name)
+    if call is None or len(call.args.args) < 2:
+        return
+    x = call.args.args[1].arg
+    for i, statement in enumerate(call.body):
+        text = ast.unparse(statement)
+        if re.search(r"None\]|expand_dims|reshape|\[:, *:, *None|newaxis", text):
+            return  # the input is reshaped before any convolution
+        if "nn.Conv(" in text:
+            call.body.insert(i, ast.parse(f"if {x}.ndim == 2:\n    {x} = {x}[..., None]").body[0])
+            return
+
+
+def _ensure_return(tree: ast.Module, class_name: str, num_classes: int) -> None:
+    """A `__call__` of `class_name` that never returns ends with a flatten and the class layer."""
+    call = _call_method(tree, class_name)
+    if call is None or any(isinstance(n, ast.Return) for n in ast.walk(call)) or len(call.args.args) < 2:
+        return
+    x = call.args.args[1].arg
+    call.body += ast.parse(f"{x} = {x}.reshape(({x}.shape[0], -1))\nreturn nn.Dense({num_classes})({x})").body
+
+
+def _module_calls_train(tree: ast.Module) -> None:
+    """Pass `train` to local Modules whose `__call__` requires it: `Block(c)(x)` -> `Block(c)(x, train=train)`
+    where the caller has a `train` argument, else `train=False`; `nn.Dropout(p)(x)` gets
+    `deterministic=not train` likewise."""
+    needs_train: dict[str, int] = {}  # class -> index of train among __call__'s positional arguments
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        call = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__call__"), None)
+        if call is None:
+            continue
+        positional = [a.arg for a in call.args.posonlyargs + call.args.args]
+        n_defaults = len(call.args.defaults)
+        if "train" in positional and positional.index("train") < len(positional) - n_defaults:
+            needs_train[cls.name] = positional.index("train") - 1  # self does not count
+        kwonly = [a.arg for a, d in zip(call.args.kwonlyargs, call.args.kw_defaults, strict=True) if d is None]
+        if "train" in kwonly:
+            needs_train[cls.name] = 10**6
+    for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        args = fn.args
+        has_train = "train" in {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        train = ast.Name("train", ast.Load()) if has_train else ast.Constant(False)
+        for node in ast.walk(fn):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Call)):
+                continue
+            layer = node.func
+            if _nn_attr(layer.func) == "Dropout" and len(layer.args) < 3 and not any(
+                    k.arg == "deterministic" for k in layer.keywords + node.keywords) and len(node.args) < 2:
+                layer.keywords.append(ast.keyword("deterministic", ast.UnaryOp(ast.Not(), train)))
+            if not (isinstance(layer.func, ast.Name) and layer.func.id in needs_train):
+                continue
+            if len(node.args) <= needs_train[node.func.func.id] and all(k.arg != "train" for k in node.keywords):
+                node.keywords.append(ast.keyword("train", train))
+
+
+def _drop_unused_imports(tree: ast.Module, allowed: frozenset[str]) -> None:
+    """Remove top-level imports the sandbox forbids when nothing uses what they bind."""
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+    def unused_and_forbidden(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Import):
+            return all(a.name not in allowed and (a.asname or a.name.split(".")[0]) not in used for a in node.names)
+        if isinstance(node, ast.ImportFrom):
+            return (node.module or "") not in allowed and all((a.asname or a.name) not in used for a in node.names)
+        return False
+
+    tree.body = [n for n in tree.body if not unused_and_forbidden(n)] or tree.body
+
+
+def insert_flatten(source: str, class_name: str = "Model") -> str | None:
+    """Flatten everything but the batch axis before the final Dense of `class_name.__call__`
+    (the fix for an output of rank > 2); None if there is no `return nn.Dense(...)(x)` to fix."""
+    tree = ast.parse(source)
+    call = _call_method(tree, class_name)
+    if call is None:
+        return None
+    for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
+        layer = ret.value
+        if isinstance(layer.func, ast.Call) and "Dense" in ast.unparse(layer.func.func) and len(layer.args) == 1:
+            arg = ast.unparse(layer.args[0])
+            layer.args[0] = _expr(f"({arg}).reshape(({arg}).shape[0], -1)")
+            return ast.unparse(tree) + "\n"
+    return None
+
+
+def _call_method(tree: ast.Module, class_name: str) -> ast.FunctionDef | None:
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__call__"), None)
+    return None
+
+
+def fix_interface(source: str, class_name: str = "Model", num_classes: int = 10) -> str:
+    """Give `__call__` the `train` argument the trainer passes, and make a final `nn.Dense(k)` return
+    num_classes outputs (children often copy a hidden width there)."""
+    tree = ast.parse(source)
+    call = _call_method(tree, class_name)
+    if call is None:
+        return source
+    args = call.args
+    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    if "train" not in names and args.kwarg is None:
+        args.kwonlyargs.append(ast.arg("train"))
+        args.kw_defaults.append(ast.Constant(False))
+    for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
+        layer = ret.value.func
+        if (isinstance(layer, ast.Call) and ast.unparse(layer.func).endswith("Dense") and layer.args
+                and isinstance(layer.args[0], ast.Constant) and isinstance(layer.args[0].value, int)):
+            layer.args[0] = ast.Constant(num_classes)
+    return ast.unparse(tree) + "\n"
+
+
+def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model", num_classes: int = 10) -> str:
+    """The AST rewrites: PyTorch modules, signatures and keywords, repeated or unknown layer arguments,
+    `forward` and a missing `@nn.compact`, a `__call__` cut off (the parent's), number fields called like
+    layers, a missing channel axis, a missing return, fields used but undeclared or declared but without a
+    default, `train` for local Modules, forbidden imports nobody uses."""
+    from evojax_nas.programs.static_check import ALLOWED_IMPORTS
+
+    tree = _LayerArguments().visit(_TorchModules().visit(ast.parse(source)))
+    _borrow_call(tree, class_name, parents)
+    _module_methods(tree)
+    _field_calls(tree)
+    _channel_axis(tree, class_name)
+    _ensure_return(tree, class_name, num_classes)
+    _declare_missing_fields(tree, parents, class_name)
+    _module_calls_train(tree)
+    _drop_unused_imports(tree, ALLOWED_IMPORTS)
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def repair(source: str, class_name: str = "Model", num_classes: int = 10, parents: Sequence[str] = ()) -> str:
+    """Every mechanical repair that cannot make a working child worse: PyTorch names and modules, repeated
+    arguments, fields the child uses but does not declare (a parent's default, if one has the field), `train`
+    where a local Module needs it, unused forbidden imports, a flatten before the final Dense (a no-op on a
+    (batch, features) array), the `train` argument, the class count. Unparseable source is returned as is."""
+    try:
+        source = translate_torch_names(rewrite(source, parents, class_name, num_classes))
+        source = insert_flatten(source, class_name) or source
+        return fix_interface(source, class_name, num_classes)
+    except Exception:  # noqa: BLE001 (whatever a rewrite trips on, the child keeps just the renames)
+        return translate_torch_names(source)

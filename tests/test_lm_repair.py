@@ -1,0 +1,135 @@
+"""Mechanical repairs of children: each rewrite on its own, and a child with every defect they fix, which
+crashes in the real sandbox before repair and trains after it."""
+
+from pathlib import Path
+
+import pytest
+
+from evojax_nas.evaluate import Evaluator, EvaluatorConfig
+from evojax_nas.lm.repair import fix_interface, insert_flatten, repair, rewrite, translate_torch_names
+from evojax_nas.programs import Program, check_source
+from evojax_nas.train import default_config
+
+HEADER = "import flax.linen as nn\n\n\nclass Model(nn.Module):\n"
+BODY = """    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = nn.relu(nn.Dense(64)(x))
+        return nn.Dense(10)(x)
+"""
+BROKEN = (Path(__file__).parent / "repairable" / "broken_child.py").read_text()
+PARENT = "class Model(nn.Module):\n    features: int = 24\n"
+
+
+def test_insert_flatten_before_the_final_dense():
+    src = HEADER + BODY.replace("nn.relu(nn.Dense(64)(x))", "nn.relu(nn.Conv(8, (3,))(x[..., None]))")
+    fixed = insert_flatten(src)
+    assert fixed is not None and ".reshape(x.shape[0], -1)" in fixed.replace("(x).", "x.")
+    assert insert_flatten(HEADER + "    def __call__(self, x, train=False):\n        return x\n") is None
+
+
+def test_torch_layer_names_become_flax_ones():
+    source = "x = nn.Conv2d(16, (3,))(x)\nx = nn.BatchNorm1d()(x)\nx = nn.Linear(10)(x)\ny = nn.Conv(8, (3,))(x)\n"
+    assert translate_torch_names(source) == ("x = nn.Conv(16, (3,))(x)\nx = nn.BatchNorm()(x)\n"
+                                             "x = nn.Dense(10)(x)\ny = nn.Conv(8, (3,))(x)\n")
+
+
+def test_interface_repair_adds_train_and_fixes_the_class_count():
+    source = HEADER + "    @nn.compact\n    def __call__(self, x):\n        return nn.Dense(64)(nn.Dense(32)(x))\n"
+    fixed = fix_interface(source)
+    assert "def __call__(self, x, *, train=False):" in fixed and "nn.Dense(10)(nn.Dense(32)(x))" in fixed
+    assert fix_interface(fixed) == fixed
+    assert check_source(repair(source)) is None
+    assert repair("class Model(nn.Module:\n") == "class Model(nn.Module:\n"  # unparseable: left alone
+
+
+def test_torch_modules_become_flax_functions():
+    fixed = rewrite("y = nn.ReLU()(x)\nact = nn.Tanh()\nz = nn.MaxPool2d(3, stride=1)(y)\nw = nn.Flatten()(z)\n"
+                    "v = nn.AvgPool1d((2, 2))(act(w))\n")
+    assert fixed == ("y = nn.relu(x)\nact = nn.tanh\n"
+                     "z = nn.max_pool(y, (3,) * (y.ndim - 2), strides=(1,) * (y.ndim - 2), padding='SAME')\n"
+                     "w = z.reshape((z.shape[0], -1))\n"
+                     "v = (lambda y: nn.avg_pool(y, (2,) * (y.ndim - 2), strides=(2,) * (y.ndim - 2), "
+                     "padding='SAME'))(act(w))\n")
+
+
+def test_repeated_arguments_keep_the_first_value():
+    assert rewrite("y = nn.Conv(16, (3,), kernel_size=(5,), padding='SAME')(x)\n") == \
+        "y = nn.Conv(16, (3,), padding='SAME')(x)\n"
+    assert rewrite("y = Custom(16, features=3)(x)\n") == "y = Custom(16, features=3)(x)\n"  # not a flax layer
+
+
+def test_undeclared_fields_take_a_parents_default_or_one_by_name():
+    fixed = rewrite(HEADER + "    def __call__(self, x):\n        return nn.Dense(self.features)(nn.Conv("
+                    "self.channels, (self.kernel_size,))(x))\n", [PARENT])
+    assert "    features: int = 24\n    channels: int = 32\n    kernel_size: int = 3\n" in fixed
+    assert rewrite(fixed) == fixed  # declared now: nothing more to add
+
+
+def test_local_modules_get_train_and_dropout_gets_deterministic():
+    source = ("class Block(nn.Module):\n    def __call__(self, x, train):\n        return x\n\n"
+              "class Model(nn.Module):\n    def __call__(self, x, train=False):\n"
+              "        x = Block()(x)\n        return nn.Dropout(0.1)(x)\n\n"
+              "def helper(x):\n    return Block()(x)\n")
+    fixed = rewrite(source)
+    assert "x = Block()(x, train=train)" in fixed and "return Block()(x, train=False)" in fixed
+    assert "nn.Dropout(0.1, deterministic=not train)(x)" in fixed
+    assert rewrite("y = nn.Dropout(0.1)(x, deterministic=True)\n") == "y = nn.Dropout(0.1)(x, deterministic=True)\n"
+
+
+def test_unused_forbidden_imports_are_dropped_and_used_ones_kept():
+    assert rewrite("import sys\nimport os\nimport jax\nx = os.getcwd()\n") == "import os\nimport jax\nx = os.getcwd()\n"
+
+
+def test_torch_signatures_and_keywords_become_flax_ones():
+    fixed = rewrite("a = nn.Conv1d(1, 16, 3, 2)(x)\nb = nn.Conv(8, 3, stride=2, bias=False, inplace=True)(a)\n"
+                    "c = nn.Linear(64, 10)(b)\nd = nn.BatchNorm1d(16)(c)\ne = nn.dropout(d, 0.5)\n")
+    assert fixed == ("a = nn.Conv(16, 3, strides=2)(x)\nb = nn.Conv(8, 3, strides=2, use_bias=False)(a)\n"
+                     "c = nn.Dense(10)(b)\nd = nn.BatchNorm()(c)\ne = nn.Dropout(0.5)(d)\n")
+
+
+def test_forward_compact_and_a_missing_return():
+    fixed = rewrite(HEADER + "    def forward(self, x):\n        x = nn.relu(nn.Dense(32)(x))\n")
+    assert "    @nn.compact\n    def __call__(self, x):\n" in fixed
+    assert fixed.endswith("        x = x.reshape((x.shape[0], -1))\n        return nn.Dense(10)(x)\n")
+    with_setup = ("class Model(nn.Module):\n\n    def setup(self):\n        pass\n\n"
+                  "    def __call__(self, x):\n        return x\n")
+    assert rewrite(with_setup) == with_setup  # setup-style modules are left alone
+
+
+def test_fields_without_defaults_are_ordered_first_and_the_models_dropped_or_defaulted():
+    fixed = rewrite("class Block(nn.Module):\n    kernel: int = 3\n    channels: int\n    unused: nn.ReLU\n\n"
+                    "    def __call__(self, x):\n        return nn.Conv(self.channels, (self.kernel,))(x)\n\n"
+                    "class Model(nn.Module):\n    activation: nn.ReLU\n    width: int\n\n"
+                    "    def __call__(self, x):\n        return nn.Dense(self.width)(x)\n", [PARENT])
+    assert "class Block(nn.Module):\n    channels: int\n    unused: nn.relu\n    kernel: int = 3\n\n" in fixed
+    assert "class Model(nn.Module):\n    width: int = 32\n\n" in fixed
+
+
+def test_channel_axis_padding_number_fields_and_a_cut_off_call():
+    fixed = rewrite(HEADER + "    hidden: int = 8\n\n    @nn.compact\n    def __call__(self, x):\n"
+                    "        x = nn.Conv(self.hidden(x), 3, padding=(1, 1))(x)\n        return nn.Dense(10)(x)\n")
+    assert ("        if x.ndim == 2:\n            x = x[..., None]\n"
+            "        x = nn.Conv(self.hidden, 3, padding=1)(x)") in fixed
+    assert "ndim" not in rewrite(HEADER + BODY)  # no convolution: no channel axis added
+    parent = "class Block(nn.Module):\n    pass\n\nclass Model(nn.Module):\n\n    def __call__(self, x):\n" \
+             "        return Block()(x)\n"
+    cut = rewrite("class Model(nn.Module):\n    width: int = 64\n", [parent])
+    assert cut.startswith("class Block(nn.Module):") and "    width: int = 64\n\n    @nn.compact\n" \
+        "    def __call__(self, x):\n        return Block()(x)\n" in cut
+
+
+@pytest.mark.parametrize("bad", ["class Model(nn.Module:\n", "nn.MaxPool1d(*sizes)(x)\n", ""])
+def test_repair_never_raises(bad):
+    assert isinstance(repair(bad), str)
+
+
+def test_broken_child_crashes_before_repair_and_trains_after():
+    fixed = repair(BROKEN, parents=[PARENT])
+    assert check_source(fixed) is None
+    train = default_config()
+    train.num_steps, train.strategy = 20, "python-serial"
+    with Evaluator(EvaluatorConfig(train_config=train.to_dict(), timeout_s=120)) as evaluator:
+        before, after = evaluator.evaluate([Program(BROKEN), Program(fixed)])
+    assert before.failure is not None and before.failure.kind in ("forbidden", "crash")
+    assert after.ok, after.failure
+    assert after.metrics["params"] > 0 and 0.0 <= after.metrics["val_accuracy_mean"] <= 1.0
