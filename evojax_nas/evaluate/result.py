@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-from evojax_nas.programs.program import FAILURE_KINDS, Failure
+from evojax_nas.programs.program import FAILURE_KINDS, Failure, with_failure
 
 MAX_MESSAGE_CHARS = 2_000
 # Text by which an error message or a dead worker's log shows that memory ran out.
@@ -39,10 +39,7 @@ class Result:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
         """Inverse of to_dict (for results read back from a run's log)."""
-        data = dict(data)
-        if data.get("failure") is not None:
-            data["failure"] = Failure(**data["failure"])
-        return cls(**data)
+        return cls(**with_failure(data))
 
     @classmethod
     def from_worker(cls, program_id: str, message: Any, seconds: float) -> Result:

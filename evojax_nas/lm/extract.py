@@ -10,6 +10,8 @@ import io
 import re
 import tokenize
 
+from evojax_nas.lm.repair import call_method
+
 FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n?")
 CLOSERS = {"(": ")", "[": "]", "{": "}"}
 
@@ -71,18 +73,13 @@ def _cut_to_complete(source: str) -> str | None:
 
 def _ensure_return(source: str, class_name: str, closing: str) -> str:
     """If the class's __call__ ends without a return (it was cut short), append the task's closing lines."""
-    tree = ast.parse(source)
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            call = next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__call__"), None)
-            if call is None or any(isinstance(n, ast.Return) for n in ast.walk(call)):
-                return source
-            indent = " " * (call.body[-1].col_offset if call.body else call.col_offset + 4)
-            lines = source.rstrip().split("\n")
-            tail = "\n".join(indent + line for line in closing.strip().split("\n"))
-            lines.insert(call.end_lineno, tail)
-            return "\n".join(lines) + "\n"
-    return source
+    call = call_method(ast.parse(source), class_name)
+    if call is None or any(isinstance(n, ast.Return) for n in ast.walk(call)):
+        return source
+    indent = " " * (call.body[-1].col_offset if call.body else call.col_offset + 4)
+    lines = source.rstrip().split("\n")
+    lines.insert(call.end_lineno, "\n".join(indent + line for line in closing.strip().split("\n")))
+    return "\n".join(lines) + "\n"
 
 
 def extract_program(completion: str, header: str, markers: tuple[str, ...] = (), class_name: str = "Model",

@@ -223,7 +223,7 @@ def _borrow_call(tree: ast.Module, class_name: str, parents: Sequence[str]) -> N
         return
     for source in reversed(parents):
         parent = ast.parse(source)
-        call = _call_method(parent, class_name)
+        call = call_method(parent, class_name)
         if call is not None:
             cls.body = [n for n in cls.body if not isinstance(n, ast.Expr | ast.Pass)] + [call]
             defined = {getattr(n, "name", None) for n in tree.body}
@@ -260,7 +260,7 @@ def _field_calls(tree: ast.Module) -> None:
 def _channel_axis(tree: ast.Module, class_name: str) -> None:
     """A `__call__` that convolves its input without giving it a channel axis first gets
     `if x.ndim == 2: x = x[..., None]` (a (batch, length) signal becomes (batch, length, 1))."""
-    call = _call_method(tree, class_name)
+    call = call_method(tree, class_name)
     if call is None or len(call.args.args) < 2:
         return
     x = call.args.args[1].arg
@@ -275,7 +275,7 @@ def _channel_axis(tree: ast.Module, class_name: str) -> None:
 
 def _ensure_return(tree: ast.Module, class_name: str, num_classes: int) -> None:
     """A `__call__` of `class_name` that never returns ends with a flatten and the class layer."""
-    call = _call_method(tree, class_name)
+    call = call_method(tree, class_name)
     if call is None or any(isinstance(n, ast.Return) for n in ast.walk(call)) or len(call.args.args) < 2:
         return
     x = call.args.args[1].arg
@@ -333,7 +333,7 @@ def insert_flatten(source: str, class_name: str = "Model") -> str | None:
     """Flatten everything but the batch axis before the final Dense of `class_name.__call__`
     (the fix for an output of rank > 2); None if there is no `return nn.Dense(...)(x)` to fix."""
     tree = ast.parse(source)
-    call = _call_method(tree, class_name)
+    call = call_method(tree, class_name)
     if call is None:
         return None
     for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
@@ -345,7 +345,8 @@ def insert_flatten(source: str, class_name: str = "Model") -> str | None:
     return None
 
 
-def _call_method(tree: ast.Module, class_name: str) -> ast.FunctionDef | None:
+def call_method(tree: ast.Module, class_name: str) -> ast.FunctionDef | None:
+    """The `__call__` of the top-level class `class_name`, if there is one."""
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
             return next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__call__"), None)
@@ -356,7 +357,7 @@ def fix_interface(source: str, class_name: str = "Model", num_classes: int = 10)
     """Give `__call__` the `train` argument the trainer passes, and make a final `nn.Dense(k)` return
     num_classes outputs (children often copy a hidden width there)."""
     tree = ast.parse(source)
-    call = _call_method(tree, class_name)
+    call = call_method(tree, class_name)
     if call is None:
         return source
     args = call.args

@@ -26,7 +26,8 @@ def length_bucket(n: int, minimum: int = 64) -> int:
     power of two wastes up to half the prefill) for four compiled shapes per doubling."""
     if n <= minimum:
         return minimum
-    return -(-n // ((1 << (n - 1).bit_length()) // 8)) * ((1 << (n - 1).bit_length()) // 8)
+    step = (1 << (n - 1).bit_length()) // 8  # a quarter of the octave below the next power of two
+    return -(-n // step) * step
 
 
 def sample_token(logits: jax.Array, key: jax.Array, temperature: jax.Array, top_p: jax.Array,

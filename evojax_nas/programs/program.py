@@ -24,6 +24,14 @@ class Failure:
             raise ValueError(f"unknown failure kind {self.kind!r}; expected one of {FAILURE_KINDS}")
 
 
+def with_failure(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of to_dict() data (a Program's or a Result's) with its failure, if any, a Failure again."""
+    data = dict(data)
+    if data.get("failure") is not None:
+        data["failure"] = Failure(**data["failure"])
+    return data
+
+
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
@@ -78,7 +86,4 @@ class Program:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Program:
         """Inverse of to_dict."""
-        data = dict(data)
-        if data.get("failure") is not None:
-            data["failure"] = Failure(**data["failure"])
-        return cls(**data)
+        return cls(**with_failure(data))
