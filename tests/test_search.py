@@ -91,20 +91,32 @@ def test_two_rounds_make_valid_new_children(run):
         for parent in r["program"]["parents"]:
             assert by_id[parent]["round"] < r["round"]
             assert by_id[parent]["program"]["source"] != r["program"]["source"]
-    assert len({r["id"] for r in records}) == len(records), "a program was evaluated twice"
+    screens = [r for r in records if r["stage"] == "screen"]
+    assert len({r["id"] for r in screens}) == len(screens), "a program was evaluated twice"
     # Every logged candidate that failed says why; every round reports its yield.
     assert all(r["reason"] for r in records if not r["eligible"])
     assert [h["round"] for h in state.history] == [0, 1, 2]
     for h in state.history[1:]:
-        assert h["sampled"] >= h["extracted"] >= h["new"] >= h["valid"] >= h["evaluated"] >= h["trained"]
-        assert h["trained_yield"] == h["trained"] / h["sampled"]
+        assert h["sampled"] >= h["extracted"] >= h["new"] >= h["valid"] == h["evaluated"] >= h["trained"]
+        assert h["trained_yield"] == (h["trained"] + h["retry_trained"]) / (h["sampled"] + h["retried"])
+        assert h["retried"] >= h["retry_valid"] >= h["retry_trained"]
+    # Every program in the pool with a fitness that counts was trained on 3 seeds; the seeds are confirmed.
+    for p in population(state.pool, 10):
+        assert len(p.metrics["val_accuracy"]) == 3 and "val_accuracy_std" in p.metrics
+    assert all(r["stage"] == "confirm" for r in records if r["round"] == 0 and r["eligible"]
+               and r is max((x for x in records if x["id"] == r["id"]), key=records.index))
 
 
 def test_prompts_show_parents_in_ascending_fitness_then_the_target(run):
     workdir, state = run
     records = {r["id"]: r for r in log_of(workdir)}
     samples = AppendLog(workdir / "samples.jsonl").read()
+    retries = [s for s in samples if s["attempt"] == "retry"]
+    samples = [s for s in samples if s["attempt"] != "retry"]
     assert samples and all(len(s["prompts"]) == 2 for s in samples)
+    assert retries, "no failed child was sampled again"
+    for prompt in (p for s in retries for p in s["prompts"]):  # the failed code and its error, then the target
+        assert "\n# An attempt that failed (" in prompt and prompt.endswith("class Model(nn.Module):")
     metric = re.compile(r"^# Model (\d+): validation accuracy ([\d.]+), parameters (\d+)$", re.M)
     for sample in samples:
         for prompt in sample["prompts"]:

@@ -6,6 +6,7 @@ OpenAI-compatible server (vLLM, llama.cpp's server, `evonas serve-lm`) and canno
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import jax
+
+log = logging.getLogger("evojax_nas")
 
 
 class LMError(RuntimeError):
@@ -33,35 +36,102 @@ class LanguageModel(Protocol):
 
 
 class LocalLM:
-    """The in-process Flax decoder (default: the embedded Gemma-3-270M), with an optional soft prompt."""
+    """The in-process Flax decoder (default: the embedded Gemma-3-270M), with an optional soft prompt.
+
+    Its batches are sized to `memory_gb` (0: what the machine can spare at start): a sampling call is split
+    into groups of prompts, a tuning batch into backward passes of fewer rows (see `lm.memory`)."""
 
     supports_tuning = True
 
     def __init__(self, checkpoint: str | None = None, n_virtual_tokens: int = 16, learning_rate: float = 0.1,
-                 top_p: float = 0.95, top_k: int = 64, chunk: int = 16, code_vocab: bool = True):
+                 top_p: float = 0.95, top_k: int = 64, chunk: int = 16, code_vocab: bool = True,
+                 memory_gb: float = 0.0):
         """code_vocab: sample only tokens seen in Python source (`lm.vocab.code_vocabulary`), which makes
         each decode step cheaper; False samples from the whole vocabulary."""
         from evojax_nas.lm.checkpoints import EMBEDDED, load_checkpoint
+        from evojax_nas.lm.memory import available_gb
         from evojax_nas.lm.sampler import Sampler
         from evojax_nas.lm.soft_prompt import SoftPromptTuner
         from evojax_nas.lm.vocab import code_vocabulary
 
+        self.memory_gb = memory_gb or round(0.8 * available_gb(), 1)
         config, params, tokenizer = load_checkpoint(checkpoint or EMBEDDED)
         special = (config.bos_id, config.pad_id, *config.eos_ids)
         vocab = code_vocabulary(tokenizer, special) if code_vocab else None
         self.sampler = Sampler(config, params, tokenizer, top_k=top_k, chunk=chunk, vocab=vocab)
-        self.top_p = top_p
+        self.sampled_vocab = config.vocab_size if vocab is None else len(vocab)
+        self.top_p, self.n_virtual_tokens = top_p, n_virtual_tokens
         self.tuner = SoftPromptTuner(self.sampler, n_virtual_tokens, learning_rate)
+        self._said: set[str] = set()
+
+    def plan(self, *, prompts: int, n: int, prompt_tokens: int, new_tokens: int, tune_batch: int = 1,
+             tune_tokens: int = 0, tune_window: int = 0, tuning: bool = False):
+        """The MemoryPlan of this LM for batches of these shapes (MemoryBudgetError if none fits)."""
+        from evojax_nas.lm.memory import plan_memory
+
+        return plan_memory(self.sampler.config, self.sampled_vocab, self.memory_gb, prompts=prompts, n=n,
+                           prompt_tokens=prompt_tokens, new_tokens=new_tokens, tune_batch=tune_batch,
+                           tune_tokens=tune_tokens, tune_window=tune_window, n_virtual_tokens=self.n_virtual_tokens,
+                           tuning=tuning)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.sampler.encode(text))
+
+    def _say(self, text: str) -> None:
+        if text not in self._said:  # the log says each new batching once
+            self._said.add(text)
+            log.info(text)
 
     def generate(self, prompts: Sequence[str], n: int = 1, temperature: float | Sequence[float] = 0.8,
                  max_new_tokens: int = 256, stop: Sequence[str] = (), seed: int = 0) -> list[list[str]]:
-        """Sample with the soft prompt once it has been tuned (before that, the plain model)."""
+        """Sample with the soft prompt once it has been tuned (before that, the plain model), in as many
+        calls as the memory budget needs (the key of group g is folded with g)."""
+        from evojax_nas.lm.sampler import length_bucket
+
         prefix = self.tuner.state.embeddings if self.tuner.state.steps else None
-        return self.sampler.generate(prompts, n, temperature, max_new_tokens, stop, jax.random.key(seed),
-                                     self.top_p, prefix)
+        temps = list(temperature) if isinstance(temperature, Sequence) else [temperature] * len(prompts)
+        longest = length_bucket(max(map(self.count_tokens, prompts)) + self.n_virtual_tokens)
+        per_call = self.plan(prompts=len(prompts), n=n, prompt_tokens=longest,
+                             new_tokens=max_new_tokens).prompts_per_call
+        if per_call < len(prompts):
+            self._say(f"sampling {len(prompts)} prompts x {n} in groups of {per_call} prompts "
+                      f"(lm.memory_gb={self.memory_gb:g})")
+        out: list[list[str]] = []
+        for g, start in enumerate(range(0, len(prompts), per_call)):
+            key = jax.random.key(seed) if per_call >= len(prompts) else jax.random.fold_in(jax.random.key(seed), g)
+            out += self.sampler.generate(prompts[start: start + per_call], n, temps[start: start + per_call],
+                                         max_new_tokens, stop, key, self.top_p, prefix)
+        return out
 
     def tune(self, examples, epochs: int = 5, batch_size: int = 16, seed: int = 0) -> dict[str, float]:
-        """Soft prompt-tune on (prompt, completion, weight) examples."""
+        """Soft prompt-tune on (prompt, completion, weight) examples, backpropagating as many rows at once as
+        the memory budget allows."""
+        from evojax_nas.lm.memory import MemoryBudgetError
+
+        if not examples:
+            return {"steps": 0}
+        rows = self.tuner.rows(examples)
+        shape = {"prompts": 1, "n": 1, "prompt_tokens": 64, "new_tokens": 16, "tune_batch": min(batch_size,
+                 len(examples)), "tune_tokens": rows.tokens.shape[1], "tune_window": rows.window, "tuning": True}
+        try:
+            plan = self.plan(**shape)
+        except MemoryBudgetError:  # longer rows than the search planned for: shorten them (prompts lose their start)
+            while self.tuner.max_length > 256:
+                self.tuner.max_length = int(self.tuner.max_length * 0.8)
+                shape["tune_tokens"] = min(shape["tune_tokens"], self.tuner.max_length)
+                try:
+                    plan = self.plan(**shape)
+                    break
+                except MemoryBudgetError:
+                    continue
+            else:
+                raise
+            log.warning("prompt-tuning rows cut to %d tokens to fit lm.memory_gb=%g", self.tuner.max_length,
+                        self.memory_gb)
+        self.tuner.rows_per_step = plan.tune_rows
+        self._say(f"prompt-tuning batches of {shape['tune_batch']} rows of {shape['tune_tokens']} tokens, "
+                  f"{plan.tune_rows} per backward pass (estimated peak {plan.tune_peak / 2**30:.1f} GB of "
+                  f"lm.memory_gb={self.memory_gb:g})")
         return self.tuner.tune(examples, epochs, batch_size, seed)
 
     def state_tree(self) -> dict[str, Any]:

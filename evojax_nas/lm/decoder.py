@@ -158,6 +158,7 @@ class Decoder(nn.Module):
     config: DecoderConfig
     dtype: Any = jnp.float32
     unroll: int = 1  # layers per scan iteration: unrolling trades compile time for speed
+    remat: bool = False  # recompute each layer in the backward pass: keeps one layer's activations, not all
 
     def setup(self) -> None:
         cfg = self.config
@@ -165,7 +166,8 @@ class Decoder(nn.Module):
         self.final_norm = self.param("final_norm", nn.initializers.ones, (cfg.dim,))
         if not cfg.tie_embeddings:
             self.lm_head = self.param("lm_head", nn.initializers.normal(0.02), (cfg.dim, cfg.vocab_size))
-        self.layers = nn.scan(Block, variable_axes={"params": 0}, split_rngs={"params": True},
+        block = nn.remat(Block, prevent_cse=False) if self.remat else Block  # prevent_cse is moot under scan
+        self.layers = nn.scan(block, variable_axes={"params": 0}, split_rngs={"params": True},
                               in_axes=0, out_axes=0, length=cfg.n_layers, unroll=self.unroll)(
                                   cfg, self.dtype, name="layers")
 

@@ -65,19 +65,21 @@ class RunJournal:
     def __init__(self, workdir: Path):
         self.candidates = AppendLog(workdir / "candidates.jsonl")
         self.samples = AppendLog(workdir / "samples.jsonl")
-        self._results = {r["id"]: r["result"] for r in self.candidates.read()}
+        self._results = {(r["id"], r.get("stage", "screen")): r["result"] for r in self.candidates.read()}
         self._samples = {r["key"]: r["completions"] for r in self.samples.read()}
 
-    def known_result(self, program_id: str) -> Result | None:
-        data = self._results.get(program_id)
+    def known_result(self, program_id: str, stage: str = "screen") -> Result | None:
+        data = self._results.get((program_id, stage))
         return None if data is None else Result.from_dict(data)
 
-    def record(self, round_: int, program: Program, result: Result, s: Score) -> None:
+    def record(self, round_: int, program: Program, result: Result, s: Score, stage: str = "screen") -> None:
+        """Log a candidate's result: stage "screen" (its first training) or "confirm" (on more seeds, which
+        replaces the screening result)."""
         result_data = result.to_dict()
-        self.candidates.append({"round": round_, "id": program.id, "time": time.time(), "program": program.to_dict(),
-                                "result": result_data, "fitness": s.fitness, "eligible": s.eligible,
-                                "reason": s.reason})
-        self._results[program.id] = result_data
+        self.candidates.append({"round": round_, "id": program.id, "stage": stage, "time": time.time(),
+                                "program": program.to_dict(), "result": result_data, "fitness": s.fitness,
+                                "eligible": s.eligible, "reason": s.reason})
+        self._results[(program.id, stage)] = result_data
 
     def known_samples(self, key: str) -> list[list[str]] | None:
         return self._samples.get(key)

@@ -15,8 +15,16 @@ from evojax_nas.runs.journal import AppendLog
 def load_run(workdir: Path) -> dict[str, Any]:
     if not (workdir / "candidates.jsonl").exists():
         raise FileNotFoundError(f"{workdir} is not a run directory (no candidates.jsonl)")
-    return {"name": workdir.name, "candidates": AppendLog(workdir / "candidates.jsonl").read(),
+    return {"name": workdir.name, "candidates": latest(AppendLog(workdir / "candidates.jsonl").read()),
             "rounds": AppendLog(workdir / "metrics.jsonl").read()}
+
+
+def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per candidate, in the order first logged: a confirmation replaces the screening record."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for record in records:
+        by_id[record["id"]] = record
+    return list(by_id.values())
 
 
 def eligible(run: dict[str, Any]) -> list[dict[str, Any]]:

@@ -25,24 +25,42 @@ log = logging.getLogger("evojax_nas")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> ml_collections.ConfigDict:
-    """The run's config: checked and written on the first start; on a resume the saved one, which a given
-    config must equal (a run cannot change its experiment half-way)."""
+def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> tuple[ml_collections.ConfigDict, bool]:
+    """The run's config and whether it is new: checked on the first start (written by `start_run`); on a
+    resume the saved one, which a given config must equal (a run cannot change its experiment half-way)."""
     path = workdir / "config.json"
     if path.exists() and (workdir / "candidates.jsonl").exists():
         saved = json.loads(path.read_text())
         if config is not None and json.loads(config.to_json()) != saved:
             raise ValueError(f"{workdir} holds a run of another config; resume it without --config or use a new "
                              "--workdir")
-        return ml_collections.ConfigDict(saved)
+        return ml_collections.ConfigDict(saved), False
     if config is None:
         raise ValueError(f"{workdir} holds no run yet: give --config")
     check_config(config.search)
     if config.lm.kind not in ("local", "openai"):
         raise ValueError(f"lm.kind must be local or openai, not {config.lm.kind!r}")
-    workdir.mkdir(parents=True, exist_ok=True)
-    path.write_text(config.to_json(indent=1))
-    return config
+    return config, True
+
+
+def plan_lm_memory(lm: Any, config: ml_collections.ConfigDict, seeds: list[Program]) -> None:
+    """Refuse (MemoryBudgetError) a search whose largest LM batches cannot fit the LM's memory budget, before
+    anything is written; log the plan. A prompt is bounded by `shots` parents each as long as the longest
+    seed or a whole child (max_new_tokens), plus, with retries, a failed child."""
+    if not hasattr(lm, "plan"):
+        return  # a server's memory is its own business
+    from evojax_nas.lm.sampler import length_bucket
+
+    cfg = config.search
+    parent_tokens = max(cfg.max_new_tokens, *(lm.count_tokens(p.source) for p in seeds))
+    prompt_tokens = 100 + cfg.shots * parent_tokens  # + the docstring, imports and metric comments
+    prompt_tokens += cfg.max_new_tokens + 100 if cfg.get("retry_failed", False) else 0
+    prompt_tokens = length_bucket(prompt_tokens + getattr(lm, "n_virtual_tokens", 0))
+    plan = lm.plan(prompts=cfg.num_prompts, n=cfg.samples_per_prompt, prompt_tokens=prompt_tokens,
+                   new_tokens=cfg.max_new_tokens, tune_batch=cfg.tune_batch_size,
+                   tune_tokens=length_bucket(prompt_tokens + cfg.max_new_tokens),
+                   tune_window=length_bucket(cfg.max_new_tokens), tuning=bool(cfg.prompt_tuning))
+    log.info("%s (prompts up to %d tokens)", plan.describe(), prompt_tokens)
 
 
 def load_seeds(patterns: Any) -> list[Program]:
@@ -62,10 +80,17 @@ def make_lm(config: ml_collections.ConfigDict) -> Any:
 
     if config.kind == "local":
         return LocalLM(config.checkpoint, config.n_virtual_tokens, config.learning_rate, config.top_p, config.top_k,
-                       code_vocab=config.get("code_vocab", True))
+                       code_vocab=config.get("code_vocab", True), memory_gb=config.get("memory_gb", 0.0))
     if config.kind == "openai":
         return OpenAIClient(config.base_url, config.model, chat=config.get("chat", False))
     raise ValueError(f"lm.kind must be local or openai, not {config.kind!r}")
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far (the LM lives here; the workers are apart)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 class Progress:
@@ -96,8 +121,13 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     """Start or resume the EvoPrompting search of `config` in `workdir` (with `lm`, a fresh one of the
     config's when not given); returns the final state."""
     workdir = Path(workdir)
-    config = bind_config(config, workdir)
+    config, new = bind_config(config, workdir)
     lm = lm or make_lm(config.lm)
+    seeds = load_seeds(config.seeds)
+    plan_lm_memory(lm, config, seeds)
+    if new:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "config.json").write_text(config.to_json(indent=1))
     tunable = getattr(lm, "supports_tuning", False)
     if config.search.prompt_tuning and not tunable:
         log.warning("lm.kind=%s cannot be prompt-tuned; the search runs without prompt-tuning", config.lm.kind)
@@ -105,8 +135,8 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     metrics = RunMetrics(workdir)
     journal = RunJournal(workdir)
     with Evaluator(EvaluatorConfig.from_config(config)) as evaluator:
-        search = EvoPrompting(config.search, lm, evaluator, load_seeds(config.seeds), journal,
-                              config.min_val_accuracy)
+        search = EvoPrompting(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy,
+                              screen_seeds=config.train.num_seeds, train_seed=config.train.seed)
         restored = checkpoints.restore(lm.state_tree() if tunable else None)
         if restored is None:
             state = search.initial_state()
@@ -123,7 +153,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
             while state.round < config.search.num_rounds:
                 state = search.run_round(state)
                 checkpoints.save(state.round, state.to_dict(), lm.state_tree() if tunable else None)
-                metrics.write_scalars(state.round, state.history[-1])
+                metrics.write_scalars(state.round, {**state.history[-1], "peak_rss_gb": round(peak_rss_gb(), 2)})
                 progress.round_done(state.history[-1])
         finally:
             progress.close()

@@ -6,6 +6,11 @@ train them in the sandbox, score fitness = -(validation error) x parameters, dro
 the accuracy threshold, keep the best `population_size`; then soft prompt-tune the LM on every trained
 child (its code after its real metrics) before the next round. Round 0 evaluates the seeds.
 
+Waste and noise are cut: a child whose fingerprint (search/fingerprint.py) was seen is not trained; every
+valid distinct child sampled is trained; a child that fails gets one more sample with its error shown
+(`retry_failed`, counted apart); and a child that would enter the population is trained on
+`confirm_seeds` seeds in all before its fitness counts (one lucky seed is not selection).
+
 Ablations (config flags): parents="seeds" (naive few-shot: seeds only, no evolution), parents="random"
 (uniform over every eligible evaluated model), prompt_tuning=False. The search does no file I/O; a
 Journal (runs/) logs results and samples and answers for those already logged, which makes resuming free."""
@@ -25,10 +30,13 @@ from evojax_nas.evaluate.result import Result
 from evojax_nas.lm.extract import extract_program
 from evojax_nas.lm.repair import repair
 from evojax_nas.lm.soft_prompt import Example
-from evojax_nas.programs.program import Program
+from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
-from evojax_nas.search.fitness import Score, program_fitness, score
-from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt
+from evojax_nas.search.fingerprint import fingerprint
+from evojax_nas.search.fitness import Score, fitness, program_fitness, score
+from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt, build_retry_prompt
+
+RETRIED_KINDS = ("syntax", "forbidden", "interface", "shape", "nan", "crash")  # not timeout, oom: size, not bugs
 
 PARENT_MODES = ("fittest", "random", "seeds")
 
@@ -36,9 +44,9 @@ PARENT_MODES = ("fittest", "random", "seeds")
 class Journal(Protocol):
     """Where a search logs what it did, and finds what it already did before a crash."""
 
-    def known_result(self, program_id: str) -> Result | None: ...
+    def known_result(self, program_id: str, stage: str = "screen") -> Result | None: ...
 
-    def record(self, round_: int, program: Program, result: Result, s: Score) -> None: ...
+    def record(self, round_: int, program: Program, result: Result, s: Score, stage: str = "screen") -> None: ...
 
     def known_samples(self, key: str) -> list[list[str]] | None: ...
 
@@ -54,6 +62,11 @@ def check_config(config: Any) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "num_rounds" else 1):
             raise ValueError(f"search.{name} must be a positive integer, not {value!r}")
+    confirm = config.get("confirm_seeds", 1)
+    if not isinstance(confirm, int) or isinstance(confirm, bool) or confirm < 1:
+        raise ValueError(f"search.confirm_seeds must be a positive integer, not {confirm!r}")
+    if not isinstance(config.get("retry_failed", False), bool):
+        raise ValueError(f"search.retry_failed must be true or false, not {config.retry_failed!r}")
     if not config.temperatures or not all(isinstance(t, int | float) and 0 <= t <= 2 for t in config.temperatures):
         raise ValueError(f"search.temperatures must be numbers in [0, 2], not {config.temperatures!r}")
 
@@ -67,15 +80,16 @@ class SearchState:
     seen: list[str] = dataclasses.field(default_factory=list)  # ids of every program evaluated or rejected
     rng: dict[str, Any] = dataclasses.field(default_factory=dict)  # numpy bit-generator state
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # one stats row per round
+    fingerprints: list[str] = dataclasses.field(default_factory=list)  # of every program seen (see fingerprint)
 
     def to_dict(self) -> dict[str, Any]:
         return {"round": self.round, "pool": [p.to_dict() for p in self.pool], "seen": self.seen,
-                "rng": self.rng, "history": self.history}
+                "rng": self.rng, "history": self.history, "fingerprints": self.fingerprints}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchState:
         return cls(int(data["round"]), [Program.from_dict(p) for p in data["pool"]], list(data["seen"]),
-                   data["rng"], list(data["history"]))
+                   data["rng"], list(data["history"]), list(data.get("fingerprints", [])))
 
 
 def population(pool: Sequence[Program], size: int) -> list[Program]:
@@ -111,17 +125,55 @@ class Child:
     code: str  # the class as the LM wrote it (after extraction), the completion to tune on
 
 
+def merge_seeds(screen: Result, extra: Result) -> Result:
+    """One result over the screening seeds and the confirmation seeds (their per-seed lists joined)."""
+    if not extra.ok:
+        failure = extra.failure or Failure("crash", "no metrics")
+        return Result(screen.program_id, failure=Failure(failure.kind, f"confirmation failed: {failure.message}"),
+                      seconds=screen.seconds + extra.seconds)
+    a, b = screen.metrics, extra.metrics
+    merged = {**a, **{k: a[k] + b[k] for k in ("val_accuracy", "test_accuracy", "final_loss")}}
+    merged.update(val_accuracy_mean=float(np.mean(merged["val_accuracy"])),
+                  val_accuracy_std=float(np.std(merged["val_accuracy"])),
+                  test_accuracy_mean=float(np.mean(merged["test_accuracy"])),
+                  screen_val_accuracy_mean=a["val_accuracy_mean"],
+                  train_seconds=a.get("train_seconds", 0.0) + b.get("train_seconds", 0.0))
+    return Result(screen.program_id, metrics=merged, seconds=screen.seconds + extra.seconds)
+
+
+def screen_fitness(metrics: dict[str, Any]) -> float:
+    """Fitness on the screening seeds alone (what decides whether a child is confirmed)."""
+    return fitness(metrics.get("screen_val_accuracy_mean", metrics["val_accuracy_mean"]), metrics["params"])
+
+
+def same_outcome(result: Result, others: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """The id of another program whose training gave exactly these parameters, losses and accuracies on the
+    same seeds: the same network under a text the fingerprint did not see through."""
+    m = result.metrics
+    k = len(m["final_loss"])
+    for other_id, om in others:
+        if om["params"] == m["params"] and om["final_loss"][:k] == m["final_loss"] \
+                and om["val_accuracy"][:k] == m["val_accuracy"]:
+            return other_id
+    return None
+
+
 class EvoPrompting:
     """One object per run: call run_round(state) until state.round == config.num_rounds."""
 
     def __init__(self, config: Any, lm: Any, evaluator: Any, seeds: Sequence[Program], journal: Journal,
                  min_val_accuracy: float, spec: PromptSpec | None = None,
-                 progress: Callable[[str, dict[str, Any]], None] | None = None):
+                 progress: Callable[[str, dict[str, Any]], None] | None = None, screen_seeds: int = 1,
+                 train_seed: int = 0):
+        """screen_seeds, train_seed: the training seeds every child is trained on first (the train config's
+        num_seeds and seed); a child that would enter the population is then trained on the next ones up to
+        config.confirm_seeds."""
         check_config(config)
         self.config, self.lm, self.evaluator, self.journal = config, lm, evaluator, journal
         self.seeds, self.min_val_accuracy = list(seeds), min_val_accuracy
         self.spec = spec or PromptSpec()
         self.progress = progress or (lambda event, info: None)
+        self.screen_seeds, self.train_seed = screen_seeds, train_seed
 
     def initial_state(self) -> SearchState:
         return SearchState(rng=np.random.default_rng(self.config.seed).bit_generator.state)
@@ -131,31 +183,63 @@ class EvoPrompting:
         start = time.perf_counter()
         rng = np.random.default_rng()
         rng.bit_generator.state = state.rng
-        new = SearchState(state.round + 1, list(state.pool), list(state.seen), {}, list(state.history))
+        new = SearchState(state.round + 1, list(state.pool), list(state.seen), {}, list(state.history),
+                          list(state.fingerprints))
+        threshold = self._entry_threshold(new)
         if new.round == 0:
-            children, stats = [Child(s, [], s.source) for s in self.seeds], {"sampled": len(self.seeds)}
+            children = [Child(s, [], s.source) for s in self.seeds]
+            # A child that copies a seed is repaired like every child, so the repaired seed is a seed too.
+            new.fingerprints += sorted({fingerprint(source) for s in self.seeds for source in
+                                        (s.source, repair(s.source, self.spec.class_name, self.spec.num_classes))})
+            rejected: list[tuple[Child, Failure]] = []
+            stats: dict[str, Any] = {"sampled": len(self.seeds)}
         else:
-            children, stats = self._sample(new, rng)
-        trained = self._evaluate(new, children)
+            children, rejected, stats = self._sample(new, rng)
+        trained, failed = self._evaluate(new, children, threshold)
+        retry_seed = int(rng.integers(2**31))  # drawn always, so the flag does not shift the RNG stream
+        if self.config.get("retry_failed", False) and new.round > 0:
+            retries, retry_stats = self._retry(new, rejected + failed, retry_seed)
+            retry_trained, _ = self._evaluate(new, retries, threshold)
+            trained += retry_trained
+            stats.update(retry_stats, retry_trained=len(retry_trained))
         stats.update(self._tune(new, trained, rng))
         top = population(new.pool, self.config.population_size)
-        stats.update(round=new.round, evaluated=len(children), trained=len(trained),
-                     trained_yield=len(trained) / max(stats["sampled"], 1),
+        stats.update(round=new.round, evaluated=len(children), trained=len(trained) - stats.get("retry_trained", 0),
+                     trained_yield=len(trained) / max(stats["sampled"] + stats.get("retried", 0), 1),
                      eligible=sum(1 for *_, eligible in trained if eligible),
+                     confirmed=sum(len(c.program.metrics["val_accuracy"]) > self.screen_seeds for c, *_ in trained),
                      best_fitness=program_fitness(top[0]) if top else None,
                      models_evaluated=len(new.seen), seconds=round(time.perf_counter() - start, 2))
         new.history.append(stats)
         new.rng = rng.bit_generator.state
         return new
 
-    def _sample(self, state: SearchState, rng: np.random.Generator) -> tuple[list[Child], dict[str, Any]]:
-        """Prompt the LM until num_children valid distinct children or max_samples_per_round samples."""
+    def _entry_threshold(self, state: SearchState) -> float:
+        """The fitness a child must beat to enter the population (-inf while it has room)."""
+        top = population(state.pool, self.config.population_size)
+        return program_fitness(top[-1]) if len(top) >= self.config.population_size else -np.inf
+
+    def _admit(self, state: SearchState, child: Child, seen_fingerprints: set[str], stats: dict[str, int]) -> bool:
+        """Count a child that is new by content and by fingerprint, and mark it seen."""
+        print_ = fingerprint(child.program.source)
+        if child.program.id in state.seen or print_ in seen_fingerprints:
+            stats["duplicates"] = stats.get("duplicates", 0) + (child.program.id not in state.seen)
+            return False
+        seen_fingerprints.add(print_)
+        state.fingerprints.append(print_)
+        return True
+
+    def _sample(self, state: SearchState, rng: np.random.Generator
+                ) -> tuple[list[Child], list[tuple[Child, Failure]], dict[str, Any]]:
+        """Prompt the LM until num_children valid distinct children or max_samples_per_round samples; every
+        valid distinct child found is evaluated. Returns them, those the static check rejected, and counts."""
         cfg = self.config
-        seen = set(state.seen)
+        prints = set(state.fingerprints)
         children: list[Child] = []
-        # sampled -> extracted (code found) -> new (not seen before) -> valid (passes the static check);
-        # the first num_children valid ones are evaluated.
-        stats = {"sampled": 0, "extracted": 0, "new": 0, "valid": 0}
+        rejected: list[tuple[Child, Failure]] = []
+        # sampled -> extracted (code found) -> new (not seen before, nor its fingerprint) -> valid (passes the
+        # static check) = evaluated.
+        stats = {"sampled": 0, "extracted": 0, "new": 0, "duplicates": 0, "valid": 0}
         attempt = 0
         while len(children) < cfg.num_children and stats["sampled"] < cfg.max_samples_per_round:
             parents = [select_parents(state, cfg.parents, cfg.shots, cfg.population_size, rng)
@@ -163,17 +247,8 @@ class EvoPrompting:
             temps = [float(t) for t in rng.choice(cfg.temperatures, size=cfg.num_prompts)]
             lm_seed = int(rng.integers(2**31))
             prompts = [build_prompt(ps, self.spec, cfg.size_factor, cfg.accuracy_gain) for ps in parents]
-            texts = [p for p, _ in prompts]
-            key = hashlib.sha256(json.dumps([state.round, attempt, texts, temps, lm_seed]).encode()).hexdigest()
-            completions = self.journal.known_samples(key)
-            if completions is None:
-                self.progress("sampling", {"round": state.round, "attempt": attempt,
-                                           "rows": cfg.num_prompts * cfg.samples_per_prompt})
-                completions = self.lm.generate(texts, n=cfg.samples_per_prompt, temperature=temps,
-                                               max_new_tokens=cfg.max_new_tokens, stop=STOP, seed=lm_seed)
-                self.journal.record_samples(key, completions, {"round": state.round, "attempt": attempt,
-                                                               "prompts": texts, "temperatures": temps,
-                                                               "lm_seed": lm_seed})
+            completions = self._generate(state, [p for p, _ in prompts], temps, cfg.samples_per_prompt, lm_seed,
+                                         {"attempt": attempt})
             for i, ((_, header), ps, temp) in enumerate(zip(prompts, parents, temps, strict=True)):
                 for text in completions[i]:
                     stats["sampled"] += 1
@@ -182,19 +257,56 @@ class EvoPrompting:
                     if child is None:
                         continue
                     stats["extracted"] += 1
-                    if child.program.id in seen:
+                    if not self._admit(state, child, prints, stats):
                         continue
-                    seen.add(child.program.id)
                     stats["new"] += 1
                     failure = check_source(child.program.source, required_class=self.spec.class_name)
                     if failure:  # logged with its reason, never sent to a worker
                         self._log(state, child.program, Result(child.program.id, failure=failure))
+                        rejected.append((child, failure))
                         continue
                     stats["valid"] += 1
-                    if len(children) < cfg.num_children:
-                        children.append(child)
+                    children.append(child)
             attempt += 1
         stats.update(attempts=attempt, valid_yield=stats["valid"] / max(stats["sampled"], 1))
+        return children, rejected, stats
+
+    def _generate(self, state: SearchState, texts: list[str], temps: list[float], n: int, lm_seed: int,
+                  context: dict[str, Any]) -> list[list[str]]:
+        """The LM's completions, or those the journal logged for the same call before a crash."""
+        cfg = self.config
+        key = hashlib.sha256(json.dumps([state.round, *context.values(), texts, temps, lm_seed]).encode()).hexdigest()
+        completions = self.journal.known_samples(key)
+        if completions is None:
+            self.progress("sampling", {"round": state.round, "rows": len(texts) * n, **context})
+            completions = self.lm.generate(texts, n=n, temperature=temps, max_new_tokens=cfg.max_new_tokens,
+                                           stop=STOP, seed=lm_seed)
+            self.journal.record_samples(key, completions, {"round": state.round, **context, "prompts": texts,
+                                                           "temperatures": temps, "lm_seed": lm_seed})
+        return completions
+
+    def _retry(self, state: SearchState, failed: list[tuple[Child, Failure]], lm_seed: int
+               ) -> tuple[list[Child], dict[str, Any]]:
+        """One more sample for each child that failed for a reason in its code, its error shown beside it."""
+        failed = [(c, f) for c, f in failed if f.kind in RETRIED_KINDS]
+        if not failed:
+            return [], {"retried": 0, "retry_valid": 0}
+        prompts = [build_retry_prompt(c.parents, c.code, f, self.spec) for c, f in failed]
+        temps = [float(c.program.origin.get("temperature", 0.6)) for c, _ in failed]
+        completions = self._generate(state, [p for p, _ in prompts], temps, 1, lm_seed, {"attempt": "retry"})
+        prints, children, stats = set(state.fingerprints), [], {"retried": len(failed), "retry_valid": 0}
+        for (child, failure), (_, header), texts in zip(failed, prompts, completions, strict=True):
+            retry = self._child(texts[0], header, child.parents,
+                                {**child.program.origin, "retry_of": child.program.id, "error": failure.kind})
+            if retry is None or not self._admit(state, retry, prints, stats):
+                continue
+            problem = check_source(retry.program.source, required_class=self.spec.class_name)
+            if problem:
+                self._log(state, retry.program, Result(retry.program.id, failure=problem))
+                continue
+            stats["retry_valid"] += 1
+            children.append(retry)
+        stats["retry_duplicates"] = stats.pop("duplicates", 0)
         return children, stats
 
     def _child(self, text: str, header: str, parents: list[Program], origin: dict[str, Any]) -> Child | None:
@@ -208,44 +320,74 @@ class EvoPrompting:
                           origin={"kind": kind, "extraction": extraction.outcome, **origin})
         return Child(program, parents, extraction.source)
 
-    def _log(self, state: SearchState, program: Program, result: Result) -> Score:
+    def _log(self, state: SearchState, program: Program, result: Result, stage: str = "screen",
+             s: Score | None = None, mark_seen: bool = True) -> Score:
         """Record a result in the journal, unless it is there already (a round replayed after a resume)."""
-        s = score(result, self.min_val_accuracy)
-        if self.journal.known_result(program.id) is None:
-            self.journal.record(state.round, program, result, s)
-        if program.id not in state.seen:
+        s = s or score(result, self.min_val_accuracy)
+        if self.journal.known_result(program.id, stage) is None:
+            self.journal.record(state.round, program, result, s, stage)
+        if mark_seen and program.id not in state.seen:
             state.seen.append(program.id)
         return s
 
-    def _evaluate(self, state: SearchState, children: list[Child]) -> list[tuple[Child, Result, bool]]:
-        """Train the children not already logged (in one batch), log each result as it comes, update the
-        pool; return the children that trained, with their results and eligibility."""
-        results = {c.program.id: r for c in children if (r := self.journal.known_result(c.program.id))}
-        todo = [c.program for c in children if c.program.id not in results]
-        by_id = {c.program.id: c for c in children}
+    def _train(self, state: SearchState, programs: list[Program], stage: str,
+               seeds: list[int] | None = None) -> dict[str, Result]:
+        """Results of `stage` for the programs: from the journal, else trained (in one batch) and logged as
+        each comes. Confirmation results are logged merged with the screening seeds."""
+        results = {p.id: r for p in programs if (r := self.journal.known_result(p.id, stage))}
+        todo = [p for p in programs if p.id not in results]
+        by_id = {p.id: p for p in programs}
 
         def on_result(result: Result) -> None:
+            program = by_id[result.program_id]
+            if stage == "confirm":
+                result = merge_seeds(self.journal.known_result(program.id), result)
             results[result.program_id] = result
-            self._log(state, by_id[result.program_id].program, result)
-            self.progress("evaluated", {"round": state.round, "done": len(results), "total": len(children)})
+            self._log(state, program, result, stage, mark_seen=False)  # marked below, in a replayable order
+            self.progress("evaluated", {"round": state.round, "done": len(results), "total": len(programs),
+                                        "stage": stage})
 
         if todo:
-            self.evaluator.evaluate(todo, on_result=on_result)
-        trained = []
+            self.evaluator.evaluate(todo, seeds=seeds, on_result=on_result)
+        state.seen.extend(p.id for p in programs if p.id not in state.seen)
+        return results
+
+    def _evaluate(self, state: SearchState, children: list[Child], threshold: float
+                  ) -> tuple[list[tuple[Child, Result, bool]], list[tuple[Child, Failure]]]:
+        """Train the children (screening), confirm on more seeds those that would enter the population (their
+        screening fitness beats `threshold`), update the pool. Returns the children that trained, with their
+        results and eligibility, and those that failed, with why."""
+        screened = self._train(state, [c.program for c in children], "screen")
+        trained, failed, confirm, twins = [], [], [], set()
+        for child in children:
+            result = screened[child.program.id]
+            if not result.ok:
+                failed.append((child, result.failure))
+            elif score(result, self.min_val_accuracy).eligible and screen_fitness(result.metrics) > threshold:
+                twin = same_outcome(result, [(p.id, p.metrics) for p in state.pool]
+                                    + [(c.program.id, screened[c.program.id].metrics) for c in confirm])
+                if twin is None:
+                    confirm.append(child)
+                else:  # trained the same to the last digit as a program in the pool: the same network
+                    twins.add(child.program.id)
+                    self._log(state, child.program, result, "confirm",
+                              Score(score(result, self.min_val_accuracy).fitness, False, f"same outcome as {twin}"))
+        extra = list(range(self.train_seed + self.screen_seeds, self.train_seed + self.config.get("confirm_seeds", 1)))
+        confirmed = self._train(state, [c.program for c in confirm], "confirm", extra) if extra and confirm else {}
         pool_ids = {p.id for p in state.pool}
         for child in children:
-            result = results[child.program.id]
-            if child.program.id not in state.seen:
-                state.seen.append(child.program.id)
+            result = confirmed.get(child.program.id) or screened[child.program.id]
             if not result.ok:
                 continue
             child.program.metrics = result.metrics
-            eligible = score(result, self.min_val_accuracy).eligible
-            trained.append((child, result, eligible))
-            if eligible and child.program.id not in pool_ids:
+            s = score(result, self.min_val_accuracy)
+            if child.program.id in twins:
+                s = Score(s.fitness, False, "same outcome as a pool member")
+            trained.append((child, result, s.eligible))
+            if s.eligible and child.program.id not in pool_ids:
                 state.pool.append(child.program)
                 pool_ids.add(child.program.id)
-        return trained
+        return trained, failed
 
     def _tune(self, state: SearchState, trained: list[tuple[Child, Result, bool]],
               rng: np.random.Generator) -> dict[str, Any]:

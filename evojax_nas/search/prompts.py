@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-from evojax_nas.programs.program import Program
+from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.fitness import program_fitness
 
 IMPORTS = "import functools\n\nimport flax.linen as nn\nimport jax\nimport jax.numpy as jnp"
@@ -60,6 +60,17 @@ def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 
     header = f"class {spec.class_name}(nn.Module):"
     blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params)}\n{header}")
     return "\n\n\n".join(blocks), header
+
+
+def build_retry_prompt(parents: list[Program], code: str, failure: Failure, spec: PromptSpec,
+                       size_factor: float = 0.9, accuracy_gain: float = 0.02) -> tuple[str, str]:
+    """The child's prompt with its failed code and error inserted before the target: the LM sees what
+    went wrong and writes the child again."""
+    prompt, header = build_prompt(parents, spec, size_factor, accuracy_gain)
+    head, target = prompt.rsplit("\n\n\n", 1)
+    message = " ".join(failure.message.split())[:300]
+    attempt = f"# An attempt that failed ({failure.kind} error: {message}):\n{code.strip()}"
+    return "\n\n\n".join([head, attempt, target]), header
 
 
 def assemble_child(child_code: str, parents: list[Program]) -> str:
