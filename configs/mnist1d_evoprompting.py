@@ -1,6 +1,7 @@
 """EvoPrompting on MNIST-1D with the embedded Gemma-3-270M (the paper's settings, Chen et al. 2023).
 
-`configs/mnist1d_evoprompting.py:small` is a budget that finishes in minutes on a 2-core CPU."""
+`configs/mnist1d_evoprompting.py:small` is a budget that finishes in minutes on a 2-core CPU;
+`:quality` is the budget of benchmarks/search_quality.py (about 10 minutes a run there)."""
 
 import ml_collections
 
@@ -40,6 +41,11 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
                              max_samples_per_round=24, max_new_tokens=300, tune_epochs=1, tune_batch_size=4)
         config.train.update(num_steps=500, num_seeds=1, strategy="python-serial")
         config.eval.num_workers = 2
+    elif budget == "quality":
+        config.search.update(num_rounds=3, num_prompts=4, samples_per_prompt=5, num_children=6,
+                             max_samples_per_round=40, max_new_tokens=256, tune_epochs=2, tune_batch_size=8)
+        config.train.update(num_steps=1000, num_seeds=1)
+        config.eval.num_workers = 2
     elif budget != "full":
-        raise ValueError(f"budget must be full or small, not {budget!r}")
+        raise ValueError(f"budget must be full, small or quality, not {budget!r}")
     return config

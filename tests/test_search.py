@@ -233,7 +233,7 @@ def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp
     assert "resuming" in done.stderr
     final = log_of(workdir)
     assert final[: len(logged)] == logged, "the resumed run rewrote the log"
-    assert len({r["id"] for r in final}) == len(final), "a logged candidate was trained again"
+    assert len({(r["id"], r["stage"]) for r in final}) == len(final), "a logged candidate was trained again"
     def timeless(rows: list[dict]) -> list[dict]:
         return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 

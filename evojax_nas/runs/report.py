@@ -5,6 +5,7 @@ of models evaluated, and a markdown table of the best programs with their lineag
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,8 @@ def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for run in runs:
+    colors: dict[str, Any] = {}
+    for run in runs:  # runs of one method (`name-s<seed>`) share a colour, as in the paper's Figure 2
         xs, ys, best = [], [], None
         for n, c in enumerate(run["candidates"], 1):
             if c["eligible"] and (best is None or c["fitness"] > best):
@@ -88,13 +90,26 @@ def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
             if best is not None:
                 xs.append(n)
                 ys.append(best)
-        ax.plot(xs, ys, label=run["name"])
+        method = re.sub(r"-s\d+$", "", run["name"])
+        line, = ax.plot(xs, ys, color=colors.get(method), alpha=0.8,
+                        label=method if method not in colors else None)
+        colors.setdefault(method, line.get_color())
     ax.set(xlabel="models evaluated", ylabel="max fitness  -(val error) x params", title="Maximum fitness")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "max_fitness.png", dpi=120)
     plt.close(fig)
     return [out / "pareto.png", out / "max_fitness.png"]
+
+
+def spread(metrics: dict[str, Any]) -> str:
+    """Validation accuracy as mean ± std over its training seeds."""
+    accs = metrics.get("val_accuracy") or [metrics["val_accuracy_mean"]]
+    if len(accs) == 1:
+        return f"{metrics['val_accuracy_mean']:.3f} (1 seed)"
+    mean = sum(accs) / len(accs)
+    std = (sum((a - mean) ** 2 for a in accs) / len(accs)) ** 0.5
+    return f"{mean:.3f} ± {std:.3f} ({len(accs)})"
 
 
 def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
@@ -106,15 +121,15 @@ def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
         lines += [f"## {run['name']}", "",
                   f"{len(run['candidates'])} candidates logged; best seed fitness "
                   f"{best_seed if best_seed is None else round(best_seed, 1)}.", "",
-                  "| rank | program | round | val acc | test acc | params | fitness | lineage |",
+                  "| rank | program | round | val acc (mean ± std, seeds) | test acc | params | fitness | lineage |",
                   "|---|---|---|---|---|---|---|---|"]
         for rank, c in enumerate(eligible(run)[:top], 1):
             m = c["result"]["metrics"]
-            lines.append(f"| {rank} | {name_of(c)} | {c['round']} | {m['val_accuracy_mean']:.3f} | "
+            lines.append(f"| {rank} | {name_of(c)} | {c['round']} | {spread(m)} | "
                          f"{m['test_accuracy_mean']:.3f} | {int(m['params'])} | {c['fitness']:.1f} | "
                          f"{lineage(c, by_id)} |")
-        keys = ["sampled", "extracted", "new", "valid", "evaluated", "trained", "eligible", "trained_yield",
-                "best_fitness", "seconds"]
+        keys = ["sampled", "extracted", "duplicates", "valid", "evaluated", "trained", "retried", "retry_trained",
+                "eligible", "confirmed", "trained_yield", "best_fitness", "peak_rss_gb", "seconds"]
         lines += ["", "| round | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for row in run["rounds"]:
             cells = [f"{row[k]:.3g}" if isinstance(row.get(k), float) else str(row.get(k, "")) for k in keys]

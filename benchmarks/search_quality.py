@@ -1,0 +1,116 @@
+"""Does the search work? EvoPrompting against the naive few-shot ablation (the seeds in every prompt, no
+prompt-tuning) at equal budget, several search seeds each, on MNIST-1D with the embedded Gemma-3-270M.
+
+Each run is `evonas search` in its own process (its wall time and the peak RSS of the process holding the
+LM are measured), at the `:quality` budget of configs/mnist1d_evoprompting.py. Runs already finished in
+--out are read, not run again, so the benchmark resumes. Prints per run the best seed's fitness, the best
+fitness at the end and after the first N evaluated children (N: the fewest any run evaluated, so every
+method gets the same budget), the round that first beat the best seed; then mean +- std per method; and
+writes the overlaid report (`evonas report` of every run) to --out/report.
+
+    .venv/bin/python benchmarks/search_quality.py --seeds 0 1 2 --out runs/search_quality
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evojax_nas.runs.journal import AppendLog  # noqa: E402
+from evojax_nas.runs.report import load_run, write_report  # noqa: E402
+
+METHODS = {"evoprompting": "configs/mnist1d_evoprompting.py", "naive": "configs/mnist1d_naive.py"}
+
+
+def run_one(method: str, seed: int, budget: str, out: Path) -> dict:
+    """Run (or finish) one search; its wall time and peak RSS, from this and earlier invocations."""
+    workdir = out / f"{method}-s{seed}"
+    stats_path = out / "stats" / f"{workdir.name}.json"
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
+    config = out / "configs" / f"{method}_s{seed}.py"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'"""{method}, search seed {seed}, budget {budget} (written by search_quality.py)."""\n\n'
+                      "from evojax_nas.config import load_config\n\n\ndef get_config():\n"
+                      f"    config = load_config('{ROOT / METHODS[method]}:{budget}')\n"
+                      f"    config.search.seed = {seed}\n    return config\n")
+    rounds = [r["step"] for r in AppendLog(workdir / "metrics.jsonl").read()]
+    if not stats.get("done"):
+        print(f"running {workdir.name} ...", flush=True)
+        start = time.perf_counter()
+        with open(out / "stats" / f"{workdir.name}.log", "a") as log:
+            process = subprocess.Popen([sys.executable, "-m", "evojax_nas.cli", "search", "--config", str(config),
+                                        "--workdir", str(workdir)], stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
+            _, status, usage = os.wait4(process.pid, 0)
+        stats["wall_s"] += time.perf_counter() - start
+        stats["peak_rss_gb"] = max(stats["peak_rss_gb"], usage.ru_maxrss / 2**20)
+        stats["done"] = os.waitstatus_to_exitcode(status) == 0
+        stats_path.write_text(json.dumps(stats))
+        if not stats["done"]:
+            raise RuntimeError(f"{workdir.name} failed; see {out / 'stats' / (workdir.name + '.log')}")
+        rounds = [r["step"] for r in AppendLog(workdir / "metrics.jsonl").read()]
+    return {"method": method, "seed": seed, "workdir": workdir, "rounds": len(rounds), **stats}
+
+
+def analyse(run: dict) -> dict:
+    """Best seed, best at the end, the fitness curve over evaluated children, the round that beat the seed."""
+    candidates = load_run(run["workdir"])["candidates"]  # one record per program, confirmations applied
+    best_seed = max(c["fitness"] for c in candidates if c["round"] == 0 and c["eligible"])
+    children = [c for c in candidates if c["round"] > 0 and (c["result"]["metrics"] or
+                                                             c["result"]["failure"]["kind"] not in STATIC)]
+    curve, best = [], best_seed
+    for c in children:
+        if c["eligible"]:
+            best = max(best, c["fitness"])
+        curve.append(best)
+    beat = [c["round"] for c in children if c["eligible"] and c["fitness"] > best_seed]
+    return {"best_seed": best_seed, "best": best, "curve": curve, "evaluated": len(children),
+            "beat_round": min(beat) if beat else None}
+
+
+STATIC = ("syntax", "forbidden", "interface")  # caught before training: not evaluated children
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--budget", default="quality")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "search_quality")
+    args = parser.parse_args()
+    runs = [run_one(m, s, args.budget, args.out) for s in args.seeds for m in args.methods]
+    for run in runs:
+        run.update(analyse(run))
+    n = min(r["evaluated"] for r in runs)
+    print(f"\nequal budget: the first {n} evaluated children of each run\n")
+    print("| method | search seed | rounds | evaluated | best seed fitness | best fitness | best at N | "
+          "beat the best seed in round | wall | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        at_n = r["curve"][n - 1] if n else r["best_seed"]
+        print(f"| {r['method']} | {r['seed']} | {r['rounds'] - 1} | {r['evaluated']} | {r['best_seed']:.1f} | "
+              f"{r['best']:.1f} | {at_n:.1f} | {r['beat_round'] or 'never'} | {r['wall_s'] / 60:.1f} min | "
+              f"{r['peak_rss_gb']:.1f} GB |")
+    print("\n| method | runs | best fitness at N, mean +- std | beat the best seed | wall, mean |")
+    print("|---|---|---|---|---|")
+    for method in args.methods:
+        mine = [r for r in runs if r["method"] == method]
+        at_n = np.asarray([r["curve"][n - 1] if n else r["best_seed"] for r in mine])
+        beaten = sum(r["beat_round"] is not None for r in mine)
+        print(f"| {method} | {len(mine)} | {at_n.mean():.1f} +- {at_n.std():.1f} | {beaten}/{len(mine)} | "
+              f"{np.mean([r['wall_s'] for r in mine]) / 60:.1f} min |")
+    paths = write_report([r["workdir"] for r in runs], args.out / "report")
+    print(f"\nreport: {', '.join(str(p) for p in paths)}")
+
+
+if __name__ == "__main__":
+    main()
