@@ -39,6 +39,7 @@ def run_one(method: str, seed: int, budget: str, out: Path) -> dict:
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
     config = out / "configs" / f"{method}_s{seed}.py"
     config.parent.mkdir(parents=True, exist_ok=True)
+    stats_path.parent.mkdir(exist_ok=True)
     config.write_text(f'"""{method}, search seed {seed}, budget {budget} (written by search_quality.py)."""\n\n'
                       "from evojax_nas.config import load_config\n\n\ndef get_config():\n"
                       f"    config = load_config('{ROOT / METHODS[method]}:{budget}')\n"

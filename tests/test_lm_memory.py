@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from evojax_nas.lm.decoder import Decoder
-from evojax_nas.lm.memory import MemoryBudgetError, plan_memory, tune_bytes
+from evojax_nas.lm.memory import MemoryBudgetError, plan_memory, sample_bytes, tune_bytes
 from evojax_nas.lm.soft_prompt import Example, weighted_nll
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,27 @@ def test_tuning_estimate_bounds_the_compiled_step(lm):
     held = compiled.memory_analysis().temp_size_in_bytes
     estimate = tune_bytes(sampler.config, lm.sampled_vocab, rows, length, window, lm.n_virtual_tokens)
     assert held <= estimate <= 2.5 * held, (held, estimate)
+
+
+def test_sampling_estimate_bounds_the_compiled_calls(lm):
+    """The prompts' cache the prefill returns, the rows' caches and the decode loop's temporaries, as XLA
+    counts them for 2 prompts x 4 rows, are under the estimate."""
+    s = lm.sampler
+    prompts, n, length, new = 2, 4, 256, 64
+    rows, total = prompts * n, length + lm.n_virtual_tokens
+    prefill = s._prefill.lower(s, s.params, jnp.zeros((prompts, length), jnp.int32), jnp.ones((prompts, length), bool),
+                               lm.tuner.state.embeddings).compile().memory_analysis()
+    temps = jnp.zeros((rows,))
+    state = jax.eval_shape(lambda: s._fan_out(s.weights, jnp.zeros((prompts, s.config.dim)),
+                                              jnp.zeros((prompts, total), jnp.int32), temps, temps,
+                                              jax.random.key(0), n, new))
+    cache = [(jax.ShapeDtypeStruct((prompts, total, s.config.n_kv_heads, s.config.head_dim), jnp.float32),) * 2
+             for _ in range(s.config.n_layers)]
+    decode = s._decode.lower(s, s.weights, cache, jax.ShapeDtypeStruct((prompts, total), jnp.int32), state, temps,
+                             temps, s.chunk).compile().memory_analysis()
+    held = prefill.output_size_in_bytes + decode.temp_size_in_bytes + decode.output_size_in_bytes
+    estimate = sample_bytes(s.config, lm.sampled_vocab, prompts, n, total, new)
+    assert max(held, prefill.temp_size_in_bytes) <= estimate, (held, estimate)
 
 
 def test_split_backward_passes_give_the_one_pass_gradient(lm):

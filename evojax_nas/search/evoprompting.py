@@ -296,8 +296,9 @@ class EvoPrompting:
         completions = self._generate(state, [p for p, _ in prompts], temps, 1, lm_seed, {"attempt": "retry"})
         prints, children, stats = set(state.fingerprints), [], {"retried": len(failed), "retry_valid": 0}
         for (child, failure), (_, header), texts in zip(failed, prompts, completions, strict=True):
+            origin = {k: v for k, v in child.program.origin.items() if k in ("round", "prompt", "temperature")}
             retry = self._child(texts[0], header, child.parents,
-                                {**child.program.origin, "retry_of": child.program.id, "error": failure.kind})
+                                {**origin, "attempt": "retry", "retry_of": child.program.id, "error": failure.kind})
             if retry is None or not self._admit(state, retry, prints, stats):
                 continue
             problem = check_source(retry.program.source, required_class=self.spec.class_name)
