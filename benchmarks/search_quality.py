@@ -74,11 +74,16 @@ def analyse(run: dict) -> dict:
             best = max(best, c["fitness"])
         curve.append(best)
     beat = [c["round"] for c in children if c["eligible"] and c["fitness"] > best_seed]
+    # The fitness rewards tiny models just over the accuracy threshold (a 480-parameter net at 0.66 beats
+    # the GRU seed at 0.94): also the best of those at least ACCURATE, seeds included.
+    accurate = [c["fitness"] for c in candidates if c["eligible"]
+                and c["result"]["metrics"]["val_accuracy_mean"] >= ACCURATE]
     return {"best_seed": best_seed, "best": best, "curve": curve, "evaluated": len(children),
-            "beat_round": min(beat) if beat else None}
+            "beat_round": min(beat) if beat else None, "best_accurate": max(accurate, default=float("nan"))}
 
 
 STATIC = ("syntax", "forbidden", "interface")  # caught before training: not evaluated children
+ACCURATE = 0.9
 
 
 def main() -> None:
@@ -94,12 +99,13 @@ def main() -> None:
     n = min(r["evaluated"] for r in runs)
     print(f"\nequal budget: the first {n} evaluated children of each run\n")
     print("| method | search seed | rounds | evaluated | best seed fitness | best fitness | best at N | "
-          "beat the best seed in round | wall | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"beat the best seed in round | best at val acc >= {ACCURATE} | wall | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         at_n = r["curve"][n - 1] if n else r["best_seed"]
         print(f"| {r['method']} | {r['seed']} | {r['rounds'] - 1} | {r['evaluated']} | {r['best_seed']:.1f} | "
-              f"{r['best']:.1f} | {at_n:.1f} | {r['beat_round'] or 'never'} | {r['wall_s'] / 60:.1f} min | "
+              f"{r['best']:.1f} | {at_n:.1f} | {r['beat_round'] or 'never'} | {r['best_accurate']:.1f} | "
+              f"{r['wall_s'] / 60:.1f} min | "
               f"{r['peak_rss_gb']:.1f} GB |")
     print("\n| method | runs | best fitness at N, mean +- std | beat the best seed | wall, mean |")
     print("|---|---|---|---|---|")
