@@ -30,6 +30,8 @@ from evojax_nas.runs.journal import AppendLog  # noqa: E402
 from evojax_nas.runs.report import load_run, write_report  # noqa: E402
 
 METHODS = {"evoprompting": "configs/mnist1d_evoprompting.py", "naive": "configs/mnist1d_naive.py"}
+STATIC = ("syntax", "forbidden", "interface")  # caught before training: not evaluated children
+ACCURATE = 0.9
 
 
 def run_one(method: str, seed: int, budget: str, out: Path) -> dict:
@@ -81,9 +83,6 @@ def analyse(run: dict) -> dict:
     return {"best_seed": best_seed, "best": best, "curve": curve, "evaluated": len(children),
             "beat_round": min(beat) if beat else None, "best_accurate": max(accurate, default=float("nan"))}
 
-
-STATIC = ("syntax", "forbidden", "interface")  # caught before training: not evaluated children
-ACCURATE = 0.9
 
 
 def main() -> None:

@@ -113,21 +113,17 @@ class LocalLM:
         rows = self.tuner.rows(examples)
         shape = {"prompts": 1, "n": 1, "prompt_tokens": 64, "new_tokens": 16, "tune_batch": min(batch_size,
                  len(examples)), "tune_tokens": rows.tokens.shape[1], "tune_window": rows.window, "tuning": True}
-        try:
-            plan = self.plan(**shape)
-        except MemoryBudgetError:  # longer rows than the search planned for: shorten them (prompts lose their start)
-            while self.tuner.max_length > 256:
+        while True:
+            try:
+                plan = self.plan(**shape)
+                break
+            except MemoryBudgetError:  # rows longer than the search planned for: cut them (prompts lose their start)
+                if self.tuner.max_length <= 256:
+                    raise
                 self.tuner.max_length = int(self.tuner.max_length * 0.8)
                 shape["tune_tokens"] = min(shape["tune_tokens"], self.tuner.max_length)
-                try:
-                    plan = self.plan(**shape)
-                    break
-                except MemoryBudgetError:
-                    continue
-            else:
-                raise
-            log.warning("prompt-tuning rows cut to %d tokens to fit lm.memory_gb=%g", self.tuner.max_length,
-                        self.memory_gb)
+                log.warning("prompt-tuning rows cut to %d tokens to fit lm.memory_gb=%g", self.tuner.max_length,
+                            self.memory_gb)
         self.tuner.rows_per_step = plan.tune_rows
         self._say(f"prompt-tuning batches of {shape['tune_batch']} rows of {shape['tune_tokens']} tokens, "
                   f"{plan.tune_rows} per backward pass (estimated peak {plan.tune_peak / 2**30:.1f} GB of "

@@ -34,7 +34,7 @@ def available_gb() -> float:
     return 0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
-def layer_params(config: DecoderConfig) -> int:
+def params_per_layer(config: DecoderConfig) -> int:
     c = config
     attn = c.dim * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim + c.n_heads * c.head_dim * c.dim
     return attn + 3 * c.dim * c.ffn_dim + 4 * c.dim + 2 * c.head_dim
@@ -44,7 +44,7 @@ def resident_bytes(config: DecoderConfig, sampled_vocab: int) -> int:
     """Weights as the sampler holds them: stacked (prefill, tuning), per layer (decoding), the output rows
     of the sampled vocabulary; plus the runtime."""
     embedding = config.vocab_size * config.dim * (1 if config.tie_embeddings else 2)
-    layers = config.n_layers * layer_params(config)
+    layers = config.n_layers * params_per_layer(config)
     return RUNTIME_BYTES + F32 * (embedding + 2 * layers + sampled_vocab * config.dim)
 
 

@@ -103,9 +103,9 @@ class SoftPromptTuner:
         embeddings = sampler.model.apply(sampler.params, jnp.asarray(ids), method=Decoder.embed)
         self.state = SoftPrompt(embeddings, self.tx.init(embeddings))
         vocab = sampler.weights["vocab"]
+        ids = np.arange(sampler.config.vocab_size) if vocab is None else np.asarray(vocab)
         label_of = np.full(sampler.config.vocab_size, -1, np.int32)
-        label_of[np.arange(sampler.config.vocab_size) if vocab is None else np.asarray(vocab)] = np.arange(
-            sampler.config.vocab_size if vocab is None else len(vocab))
+        label_of[ids] = np.arange(len(ids))  # a token id's row in the sampled output
         self.label_of = jnp.asarray(label_of)
 
     def rows(self, examples: Sequence[Example]) -> TuneRows:

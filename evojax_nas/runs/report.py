@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,7 @@ def spread(metrics: dict[str, Any]) -> str:
     accs = metrics.get("val_accuracy") or [metrics["val_accuracy_mean"]]
     if len(accs) == 1:
         return f"{metrics['val_accuracy_mean']:.3f} (1 seed)"
-    mean = sum(accs) / len(accs)
-    std = (sum((a - mean) ** 2 for a in accs) / len(accs)) ** 0.5
-    return f"{mean:.3f} ± {std:.3f} ({len(accs)})"
+    return f"{statistics.fmean(accs):.3f} ± {statistics.pstdev(accs):.3f} ({len(accs)})"
 
 
 def summary(runs: Sequence[dict[str, Any]], top: int) -> str:

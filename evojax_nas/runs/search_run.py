@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> tuple[ml_collections.ConfigDict, bool]:
-    """The run's config and whether it is new: checked on the first start (written by `start_run`); on a
-    resume the saved one, which a given config must equal (a run cannot change its experiment half-way)."""
+    """The run's config and whether it is new: checked on the first start (run_search writes it once the
+    LM's memory plan passes); on a resume the saved one, which a given config must equal (a run cannot
+    change its experiment half-way)."""
     path = workdir / "config.json"
     if path.exists() and (workdir / "candidates.jsonl").exists():
         saved = json.loads(path.read_text())

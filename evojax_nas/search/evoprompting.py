@@ -219,15 +219,17 @@ class EvoPrompting:
         top = population(state.pool, self.config.population_size)
         return program_fitness(top[-1]) if len(top) >= self.config.population_size else -np.inf
 
-    def _admit(self, state: SearchState, child: Child, seen_fingerprints: set[str], stats: dict[str, int]) -> bool:
-        """Count a child that is new by content and by fingerprint, and mark it seen."""
+    def _admit(self, state: SearchState, child: Child, seen_fingerprints: set[str]) -> str | None:
+        """None for a child new by content and by fingerprint (then marked seen); else "seen" (the same text)
+        or "duplicate" (another text of a program seen)."""
         print_ = fingerprint(child.program.source)
-        if child.program.id in state.seen or print_ in seen_fingerprints:
-            stats["duplicates"] = stats.get("duplicates", 0) + (child.program.id not in state.seen)
-            return False
+        if child.program.id in state.seen:
+            return "seen"
+        if print_ in seen_fingerprints:
+            return "duplicate"
         seen_fingerprints.add(print_)
         state.fingerprints.append(print_)
-        return True
+        return None
 
     def _sample(self, state: SearchState, rng: np.random.Generator
                 ) -> tuple[list[Child], list[tuple[Child, Failure]], dict[str, Any]]:
@@ -257,7 +259,8 @@ class EvoPrompting:
                     if child is None:
                         continue
                     stats["extracted"] += 1
-                    if not self._admit(state, child, prints, stats):
+                    if why := self._admit(state, child, prints):
+                        stats["duplicates"] += why == "duplicate"
                         continue
                     stats["new"] += 1
                     failure = check_source(child.program.source, required_class=self.spec.class_name)
@@ -290,16 +293,21 @@ class EvoPrompting:
         """One more sample for each child that failed for a reason in its code, its error shown beside it."""
         failed = [(c, f) for c, f in failed if f.kind in RETRIED_KINDS]
         if not failed:
-            return [], {"retried": 0, "retry_valid": 0}
-        prompts = [build_retry_prompt(c.parents, c.code, f, self.spec) for c, f in failed]
+            return [], {"retried": 0, "retry_valid": 0, "retry_duplicates": 0}
+        prompts = [build_retry_prompt(c.parents, c.code, f, self.spec, self.config.size_factor,
+                                      self.config.accuracy_gain) for c, f in failed]
         temps = [float(c.program.origin.get("temperature", 0.6)) for c, _ in failed]
         completions = self._generate(state, [p for p, _ in prompts], temps, 1, lm_seed, {"attempt": "retry"})
-        prints, children, stats = set(state.fingerprints), [], {"retried": len(failed), "retry_valid": 0}
+        prints, children = set(state.fingerprints), []
+        stats = {"retried": len(failed), "retry_valid": 0, "retry_duplicates": 0}
         for (child, failure), (_, header), texts in zip(failed, prompts, completions, strict=True):
             origin = {k: v for k, v in child.program.origin.items() if k in ("round", "prompt", "temperature")}
             retry = self._child(texts[0], header, child.parents,
                                 {**origin, "attempt": "retry", "retry_of": child.program.id, "error": failure.kind})
-            if retry is None or not self._admit(state, retry, prints, stats):
+            if retry is None:
+                continue
+            if why := self._admit(state, retry, prints):
+                stats["retry_duplicates"] += why == "duplicate"
                 continue
             problem = check_source(retry.program.source, required_class=self.spec.class_name)
             if problem:
@@ -307,7 +315,6 @@ class EvoPrompting:
                 continue
             stats["retry_valid"] += 1
             children.append(retry)
-        stats["retry_duplicates"] = stats.pop("duplicates", 0)
         return children, stats
 
     def _child(self, text: str, header: str, parents: list[Program], origin: dict[str, Any]) -> Child | None:
@@ -362,9 +369,10 @@ class EvoPrompting:
         trained, failed, confirm, twins = [], [], [], set()
         for child in children:
             result = screened[child.program.id]
+            s = score(result, self.min_val_accuracy)
             if not result.ok:
                 failed.append((child, result.failure))
-            elif score(result, self.min_val_accuracy).eligible and screen_fitness(result.metrics) > threshold:
+            elif s.eligible and screen_fitness(result.metrics) > threshold:
                 twin = same_outcome(result, [(p.id, p.metrics) for p in state.pool]
                                     + [(c.program.id, screened[c.program.id].metrics) for c in confirm])
                 if twin is None:
@@ -372,7 +380,7 @@ class EvoPrompting:
                 else:  # trained the same to the last digit as a program in the pool: the same network
                     twins.add(child.program.id)
                     self._log(state, child.program, result, "confirm",
-                              Score(score(result, self.min_val_accuracy).fitness, False, f"same outcome as {twin}"))
+                              Score(s.fitness, False, f"same outcome as {twin}"))
         extra = list(range(self.train_seed + self.screen_seeds, self.train_seed + self.config.get("confirm_seeds", 1)))
         confirmed = self._train(state, [c.program for c in confirm], "confirm", extra) if extra and confirm else {}
         pool_ids = {p.id for p in state.pool}
@@ -381,11 +389,9 @@ class EvoPrompting:
             if not result.ok:
                 continue
             child.program.metrics = result.metrics
-            s = score(result, self.min_val_accuracy)
-            if child.program.id in twins:
-                s = Score(s.fitness, False, "same outcome as a pool member")
-            trained.append((child, result, s.eligible))
-            if s.eligible and child.program.id not in pool_ids:
+            eligible = score(result, self.min_val_accuracy).eligible and child.program.id not in twins
+            trained.append((child, result, eligible))
+            if eligible and child.program.id not in pool_ids:
                 state.pool.append(child.program)
                 pool_ids.add(child.program.id)
         return trained, failed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import hashlib
 import operator
 
@@ -86,7 +87,7 @@ class _Canonical(ast.NodeTransformer):
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         if isinstance(node.value, ast.Name) and node.value.id == "self" and node.attr not in MODULE_API:
             if self.in_model and node.attr in self.defaults and isinstance(node.ctx, ast.Load):
-                return self.visit(_copy(self.defaults[node.attr]))
+                return self.visit(copy.deepcopy(self.defaults[node.attr]))
             node.attr = self.rename(node.attr)
             return node
         self.generic_visit(node)
@@ -127,10 +128,6 @@ class _Canonical(ast.NodeTransformer):
             node.args[1] = ast.Tuple([node.args[1]], ast.Load())
         node.keywords = sorted(keywords.values(), key=lambda k: k.arg) + [k for k in node.keywords if not k.arg]
         return node
-
-
-def _copy(node: ast.expr) -> ast.expr:
-    return ast.parse(ast.unparse(node), mode="eval").body
 
 
 def fingerprint(source: str) -> str:
