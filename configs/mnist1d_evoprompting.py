@@ -11,6 +11,10 @@ from configs.default import get_config as default_config
 def get_config(budget: str = "full") -> ml_collections.ConfigDict:
     config = default_config()
     config.seeds = ("seeds/mnist1d/*.py",)
+    # -(error) x parameters, with the paper's threshold of 0.5, is won on MNIST-1D by tiny nets just over it
+    # (measured: a 480-parameter net at 0.661 beat the GRU seed at 0.940), and the LM then breeds from them.
+    # At 0.9 a child must be about as accurate as the seeds (GRU 0.952, CNN 0.905 at 1,000 steps) to count.
+    config.min_val_accuracy = 0.9
     config.search = ml_collections.ConfigDict({
         "method": "evoprompting",
         "seed": 0,
@@ -45,7 +49,7 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         config.search.update(num_rounds=3, num_prompts=4, samples_per_prompt=5, num_children=6,
                              max_samples_per_round=40, max_new_tokens=256, tune_epochs=2, tune_batch_size=8)
         config.train.update(num_steps=1000, num_seeds=1)
-        config.eval.num_workers = 2
+        config.eval.update(num_workers=2, timeout_s=300.0)  # the seeds take up to 180 s here; a giant must not stall
     elif budget != "full":
         raise ValueError(f"budget must be full, small or quality, not {budget!r}")
     return config

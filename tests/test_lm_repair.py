@@ -133,3 +133,24 @@ def test_broken_child_crashes_before_repair_and_trains_after():
     assert before.failure is not None and before.failure.kind in ("forbidden", "crash")
     assert after.ok, after.failure
     assert after.metrics["params"] > 0 and 0.0 <= after.metrics["val_accuracy_mean"] <= 1.0
+
+
+def test_recurrent_layers_bare_fields_list_defaults_and_tuple_widths():
+    """Failures the embedded LM made in a search (flax has no nn.LSTM; a cell takes (carry, x); `hidden`
+    for `self.hidden`; a list default; a parent's tuple of widths used as one width)."""
+    fixed = rewrite(HEADER + "    hidden: int = 16\n    widths: list = [8, 12]\n\n    @nn.compact\n"
+                    "    def __call__(self, x, train=False):\n        x = nn.Conv(self.widths, (3,))(x[..., None])\n"
+                    "        x = nn.relu(nn.Conv(features=self.widths, kernel_size=(3,))(x))\n"
+                    "        x = nn.Conv(self.widths, (3,))(x)\n        a = nn.LSTM(1, hidden)(x)\n"
+                    "        b = nn.GRU(hidden_size=size, num_layers=2)(x)\n        c = nn.GRUCell(4)(x)\n"
+                    "        d = nn.RNN(nn.RNNCell(4))(x)\n        return nn.Dense(10)(a + b + c + d)\n")
+    assert "    widths: list = (8, 12)\n" in fixed and "    size: int = 32\n" in fixed
+    assert "nn.Conv(self.widths[0], (3,))" in fixed and "nn.Conv(features=self.widths[1]" in fixed
+    assert "nn.Conv(self.widths[1], (3,))" in fixed
+    assert "a = nn.RNN(nn.LSTMCell(self.hidden))(x)" in fixed and "b = nn.RNN(nn.GRUCell(self.size))(x)" in fixed
+    assert "c = nn.RNN(nn.GRUCell(4))(x)" in fixed and "d = nn.RNN(nn.SimpleCell(4))(x)" in fixed
+    assert rewrite(fixed) == fixed
+    kept = "cell = nn.GRUCell(8)\ny = nn.RNN(cell)(x)\ncarry, z = nn.GRUCell(8)(carry, x)\n"
+    assert rewrite(kept) == kept  # Flax's own recurrent API is left alone
+    trained = repair(fixed)
+    assert repair(trained) == trained  # the flatten is not added twice

@@ -18,6 +18,11 @@ FLAX_NAMES = {"Linear": "Dense"}
 TORCH_ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu", "SiLU": "silu",
                      "ELU": "elu", "LeakyReLU": "leaky_relu", "Softplus": "softplus", "Mish": "mish",
                      "ReLU6": "relu6", "Hardswish": "hard_swish", "Identity": None}
+# Recurrent layers small LMs write (PyTorch's, or Flax cells called on a sequence) -> nn.RNN over a Flax cell.
+RECURRENT = {"LSTM": "LSTMCell", "GRU": "GRUCell", "RNN": "SimpleCell", "OptimizedLSTM": "OptimizedLSTMCell"}
+CELL_NAMES = {"RNNCell": "SimpleCell", "GRUcell": "GRUCell", "LSTMcell": "LSTMCell"}  # cells Flax names otherwise
+CELLS = {"LSTMCell", "GRUCell", "SimpleCell", "OptimizedLSTMCell", "MGUCell"}
+RECURRENT_SIZE = ("features", "hidden_size", "hidden", "units", "num_units", "hidden_dim")
 TORCH_POOLS = re.compile(r"(Max|Avg)Pool[123][dD]")
 TORCH_CONV = re.compile(r"[Cc]onv[123][dD]?")
 # PyTorch keyword names of layer arguments -> Flax ones (None: no Flax counterpart, dropped).
@@ -70,6 +75,8 @@ class _TorchModules(ast.NodeTransformer):
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         self.generic_visit(node)
+        if _nn_attr(node) in CELL_NAMES:
+            return _expr(f"nn.{CELL_NAMES[node.attr]}")
         fn = TORCH_ACTIVATIONS.get(_nn_attr(node) or "", "")
         return _expr(f"nn.{fn}") if fn else node
 
@@ -94,6 +101,12 @@ class _TorchModules(ast.NodeTransformer):
             stride = args.get("stride", size)
             pool = "max_pool" if name.startswith("Max") else "avg_pool"
             return _expr(f"lambda y: nn.{pool}(y, {_window(size)}, strides={_window(stride)}, padding='SAME')")
+        if name in RECURRENT and (name != "RNN" or all(isinstance(a, ast.Constant) for a in node.args)):
+            return self._recurrent(node, RECURRENT[name])  # (nn.RNN is Flax's own, when given a cell)
+        if (isinstance(node.func, ast.Call) and _nn_attr(node.func.func) in CELLS and len(node.args) == 1
+                and not node.keywords):  # nn.GRUCell(h)(x): a cell takes (carry, x); run it over the sequence
+            node.func = ast.Call(_expr("nn.RNN"), [node.func], [])
+            return node
         if name == "Flatten" and not node.args:
             return _expr("lambda y: y.reshape((y.shape[0], -1))")
         if name == "dropout" and node.args:  # nn.dropout(x, p) -> nn.Dropout(p)(x)
@@ -111,6 +124,16 @@ class _TorchModules(ast.NodeTransformer):
         elif name and TORCH_NAMES.fullmatch(f"nn.{name}"):
             node.func = _expr(translate_torch_names(f"nn.{name}"))
         return node
+
+
+    @staticmethod
+    def _recurrent(node: ast.Call, cell: str) -> ast.expr:
+        """`nn.LSTM(h)`, `nn.LSTM(input, h)`, `nn.GRU(hidden_size=h, num_layers=2)` -> `nn.RNN(nn.LSTMCell(h))`
+        (one layer, outputs for every step); the node as it was when no size is given."""
+        sizes = [k.value for k in node.keywords if k.arg in RECURRENT_SIZE] or node.args[-1:]
+        if not sizes:
+            return node
+        return ast.Call(_expr("nn.RNN"), [ast.Call(_expr(f"nn.{cell}"), [sizes[0]], [])], [])
 
 
 def _flax_fields(name: str) -> list[str] | None:
@@ -200,6 +223,72 @@ def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name
             if kind in ("int", "float", "bool", "str", "tuple"):
                 cls.body.insert(at, ast.AnnAssign(ast.Name(name, ast.Store()), ast.Name(kind, ast.Load()),
                                                   value, simple=1))
+
+
+MODULE_ALIASES = {"np", "jnp", "jax", "nn", "lax", "F", "torch", "math", "functools", "random", "optax", "flax"}
+
+
+def _bare_fields(tree: ast.Module) -> None:
+    """A name a method reads that nothing defines (not an argument, a local, a module name nor a builtin)
+    becomes `self.name`: `nn.Dense(hidden)` in a Model with `hidden: int = 32`, or an undeclared
+    hyper-parameter (then declared with a default by `_declare_missing_fields`). Left as it was, it raises
+    NameError."""
+    import builtins
+
+    module = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    module |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    module |= {(a.asname or a.name).split(".")[0] for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)
+               for a in n.names}
+    known = module | set(dir(builtins)) | MODULE_ALIASES
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for fn in (f for f in cls.body if isinstance(f, ast.FunctionDef)):
+            local = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            local |= {a.arg for n in ast.walk(fn) if isinstance(n, ast.arguments)
+                      for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg] if a}
+            local |= {n.name for n in ast.walk(fn) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.ExceptHandler)
+                      and n.name}
+            for node in ast.walk(fn):
+                for field, value in ast.iter_fields(node):
+                    values = value if isinstance(value, list) else [value]
+                    for i, child in enumerate(values):
+                        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) \
+                                and child.id not in known | local and child.id.islower():
+                            new = ast.Attribute(ast.Name("self", ast.Load()), child.id, ast.Load())
+                            if isinstance(value, list):
+                                value[i] = new
+                            else:
+                                setattr(node, field, new)
+
+
+def _field_values(tree: ast.Module) -> None:
+    """Fields of a Module class: a list default (a mutable default, which dataclasses refuse) becomes a
+    tuple; a tuple of ints used whole as a layer's feature count (`nn.Conv(self.widths, ...)`, copied from a
+    parent that loops over it) gives its layers its widths in turn, the last repeated."""
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        widths: dict[str, int] = {}
+        for item in cls.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.value, ast.List):
+                item.value = ast.Tuple(item.value.elts, ast.Load())
+            if (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+                    and isinstance(item.value, ast.Tuple) and item.value.elts
+                    and all(isinstance(e, ast.Constant) and type(e.value) is int for e in item.value.elts)):
+                widths[item.target.id] = len(item.value.elts)
+        used = dict.fromkeys(widths, 0)
+        layers = [n for n in ast.walk(cls) if isinstance(n, ast.Call)
+                  and _nn_attr(n.func) in ("Dense", "Conv", "ConvTranspose")]
+        for node in sorted(layers, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))):
+            slots = [(node.args, 0)] if node.args else []
+            slots += [(k, "value") for k in node.keywords if k.arg == "features"]
+            for holder, key in slots:
+                value = holder[key] if isinstance(holder, list) else getattr(holder, key)
+                if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) \
+                        and value.value.id == "self" and value.attr in widths:
+                    at = ast.Subscript(value, ast.Constant(min(used[value.attr], widths[value.attr] - 1)), ast.Load())
+                    used[value.attr] += 1
+                    if isinstance(holder, list):
+                        holder[key] = at
+                    else:
+                        setattr(holder, key, at)
 
 
 def _module_methods(tree: ast.Module) -> None:
@@ -339,6 +428,8 @@ def insert_flatten(source: str, class_name: str = "Model") -> str | None:
     for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
         layer = ret.value
         if isinstance(layer.func, ast.Call) and "Dense" in ast.unparse(layer.func.func) and len(layer.args) == 1:
+            if re.search(r"\.reshape\(.*-1\)\)?$", ast.unparse(layer.args[0])):
+                return None  # flattened already
             arg = ast.unparse(layer.args[0])
             layer.args[0] = _expr(f"({arg}).reshape(({arg}).shape[0], -1)")
             return ast.unparse(tree) + "\n"
@@ -374,9 +465,10 @@ def fix_interface(source: str, class_name: str = "Model", num_classes: int = 10)
 
 
 def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model", num_classes: int = 10) -> str:
-    """The AST rewrites: PyTorch modules, signatures and keywords, repeated or unknown layer arguments,
-    `forward` and a missing `@nn.compact`, a `__call__` cut off (the parent's), number fields called like
-    layers, a missing channel axis, a missing return, fields used but undeclared or declared but without a
+    """The AST rewrites: PyTorch modules, signatures and keywords, recurrent layers, repeated or unknown
+    layer arguments, `forward` and a missing `@nn.compact`, a `__call__` cut off (the parent's), number fields
+    called like layers, fields read as bare names, list defaults, a tuple of widths used as one, a missing
+    channel axis, a missing return, fields used but undeclared or declared but without a
     default, `train` for local Modules, forbidden imports nobody uses."""
     from evojax_nas.programs.static_check import ALLOWED_IMPORTS
 
@@ -384,6 +476,8 @@ def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model",
     _borrow_call(tree, class_name, parents)
     _module_methods(tree)
     _field_calls(tree)
+    _bare_fields(tree)
+    _field_values(tree)
     _channel_axis(tree, class_name)
     _ensure_return(tree, class_name, num_classes)
     _declare_missing_fields(tree, parents, class_name)

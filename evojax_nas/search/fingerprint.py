@@ -1,4 +1,6 @@
 """A fingerprint that two programs share when they differ only in text: comments, docstrings, imports,
+dead code (methods, classes and functions nothing reachable from Model uses, definitions a later one of the
+same name replaces, statements after a return),
 names of variables, helpers, fields and arguments, keyword order, `name=` labels, `jax.nn.f` for `nn.f`,
 `features=32` for `32`, `kernel_size=3` for `(3,)`, constant arithmetic, and Model's fields written out as
 their defaults. A child whose fingerprint was seen before is not trained: it would be the same network.
@@ -34,6 +36,56 @@ def _strip(tree: ast.Module) -> ast.Module:
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
             node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _after_return(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A block cut after its first return or raise (what follows never runs)."""
+    end = next((i for i, n in enumerate(body) if isinstance(n, ast.Return | ast.Raise)), len(body) - 1)
+    return body[: end + 1]
+
+
+def _prune(tree: ast.Module) -> ast.Module:
+    """Drop dead code: methods that no kept method reaches through `self.`, and classes and functions that
+    no kept code names, from Model's `__call__` and `setup` on (dunder methods always stay: Python calls
+    them); statements after a return. Small LMs pad a copied parent with unused methods and classes."""
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                setattr(node, field, _after_return(block))
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+    def defs(body: list[ast.stmt]) -> dict[str, ast.stmt]:
+        return {n.name: n for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+
+    def live(body: list[ast.stmt], roots: set[str]) -> set[str]:
+        """Names of the definitions in `body` reached from `roots` and from its other statements."""
+        named = defs(body)
+        keep = {n for n in named if n in roots or (n.startswith("__") and n.endswith("__")) or n in strings}
+        todo = [named[n] for n in keep] + [n for n in body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
+        while todo:
+            for sub in ast.walk(todo.pop()):
+                ref = sub.id if isinstance(sub, ast.Name) else sub.attr if (
+                    isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self"
+                ) else None
+                if ref in named and ref not in keep:
+                    keep.add(ref)
+                    todo.append(named[ref])
+        return keep
+
+    def prune_body(owner: ast.Module | ast.ClassDef, roots: set[str]) -> None:
+        last = defs(owner.body)  # a name defined twice is the later definition
+        owner.body = [n for n in owner.body if not isinstance(n, ast.FunctionDef | ast.ClassDef) or last[n.name] is n]
+        keep = live(owner.body, roots)
+        owner.body = [n for n in owner.body if not isinstance(n, ast.FunctionDef | ast.ClassDef) or n.name in keep]
+        for cls in (n for n in owner.body if isinstance(n, ast.ClassDef)):
+            prune_body(cls, {"__call__", "setup"})
+        owner.body = owner.body or [ast.Pass()]
+
+    top = defs(tree.body)
+    if "Model" in top:
+        prune_body(tree, {"Model"})
     return tree
 
 
@@ -133,7 +185,7 @@ class _Canonical(ast.NodeTransformer):
 def fingerprint(source: str) -> str:
     """16 hex digits shared by programs that differ only in text (the content hash when it does not parse)."""
     try:
-        tree = _strip(ast.parse(source))
+        tree = _prune(_strip(ast.parse(source)))
         canonical = ast.unparse(_Canonical(_model_defaults(tree)).visit(tree))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         canonical = source.strip()
