@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evojax_nas.config import load_config  # noqa: E402
 from evojax_nas.runs.journal import AppendLog  # noqa: E402
 from evojax_nas.runs.report import load_run, write_report  # noqa: E402
 
@@ -35,23 +36,32 @@ METHODS = {"evoprompting": "configs/mnist1d_evoprompting.py", "naive": "configs/
 STATIC = ("syntax", "forbidden", "interface")  # caught before training: not evaluated children
 
 
-def share_round0(workdir: Path, out: Path) -> None:
+def round0_config(config: dict) -> dict:
+    """What round 0 depends on: the config less the search's seed, parent mode and prompt-tuning flag."""
+    search = {k: v for k, v in config["search"].items() if k not in ("seed", "parents", "prompt_tuning")}
+    return {**config, "search": search}
+
+
+def share_round0(workdir: Path, config: Path, out: Path) -> None:
     """Round 0 trains the seeds, the same for every run of a budget (same seeds, same training seeds): a new
-    run gets an earlier run's round-0 records in its journal, and replays them as a resumed run would."""
-    done = sorted(p for p in out.glob("*-s*/candidates.jsonl") if p.parent != workdir)
-    if workdir.exists() or not done:
+    run gets the successful round-0 records of an earlier run of the same config in its journal, and replays
+    them as a resumed run would (a seed that failed there, a timeout, is trained again)."""
+    if workdir.exists():
         return
-    workdir.mkdir(parents=True)
-    log = AppendLog(workdir / "candidates.jsonl")
-    for record in AppendLog(done[0]).read():
-        if record["round"] == 0:
-            log.append(record)
+    mine = round0_config(json.loads(load_config(str(config)).to_json()))
+    for donor in sorted(p.parent for p in out.glob("*-s*/config.json")):
+        if round0_config(json.loads((donor / "config.json").read_text())) == mine:
+            workdir.mkdir(parents=True)
+            log = AppendLog(workdir / "candidates.jsonl")
+            for record in AppendLog(donor / "candidates.jsonl").read():
+                if record["round"] == 0 and record["result"]["metrics"]:
+                    log.append(record)
+            return
 
 
 def run_one(method: str, seed: int, budget: str, out: Path) -> dict:
     """Run (or finish) one search; its wall time and peak RSS, from this and earlier invocations."""
     workdir = out / f"{method}-s{seed}"
-    share_round0(workdir, out)
     stats_path = out / "stats" / f"{workdir.name}.json"
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
     config = out / "configs" / f"{method}_s{seed}.py"
@@ -61,6 +71,7 @@ def run_one(method: str, seed: int, budget: str, out: Path) -> dict:
                       "from evojax_nas.config import load_config\n\n\ndef get_config():\n"
                       f"    config = load_config('{ROOT / METHODS[method]}:{budget}')\n"
                       f"    config.search.seed = {seed}\n    return config\n")
+    share_round0(workdir, config, out)
     rounds = [r["step"] for r in AppendLog(workdir / "metrics.jsonl").read()]
     if not stats.get("done"):
         print(f"running {workdir.name} ...", flush=True)
@@ -82,7 +93,7 @@ def run_one(method: str, seed: int, budget: str, out: Path) -> dict:
 def analyse(run: dict) -> dict:
     """Best seed, best at the end, the fitness curve over evaluated children, the round that beat the seed."""
     candidates = load_run(run["workdir"])["candidates"]  # one record per program, confirmations applied
-    best_seed = max(c["fitness"] for c in candidates if c["round"] == 0 and c["eligible"])
+    best_seed = max((c["fitness"] for c in candidates if c["round"] == 0 and c["eligible"]), default=-np.inf)
     children = [c for c in candidates if c["round"] > 0 and (c["result"]["metrics"] or
                                                              c["result"]["failure"]["kind"] not in STATIC)]
     curve, best = [], best_seed
@@ -120,7 +131,7 @@ def main() -> None:
               f"{r['best']:.1f} | {at_n:.1f} | {r['beat_round'] or 'never'} | {r['best_model']} | "
               f"{r['wall_s'] / 60:.1f} min | "
               f"{r['peak_rss_gb']:.1f} GB |")
-    print("\n| method | runs | best fitness at N, mean +- std | beat the best seed | wall, mean |")
+    print("\n| method | runs | best fitness at N, mean +- std | beat the best seed | wall, mean* |")
     print("|---|---|---|---|---|")
     for method in args.methods:
         mine = [r for r in runs if r["method"] == method]
@@ -128,6 +139,7 @@ def main() -> None:
         beaten = sum(r["beat_round"] is not None for r in mine)
         print(f"| {method} | {len(mine)} | {at_n.mean():.1f} +- {at_n.std():.1f} | {beaten}/{len(mine)} | "
               f"{np.mean([r['wall_s'] for r in mine]) / 60:.1f} min |")
+    print("\n* round 0 (training the seeds) is in the first run's wall time only; the others replay it")
     paths = write_report([r["workdir"] for r in runs], args.out / "report")
     print(f"\nreport: {', '.join(str(p) for p in paths)}")
 

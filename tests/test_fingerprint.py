@@ -48,6 +48,11 @@ def test_live_code_still_tells_networks_apart():
         "a helper Model calls": model(CALL.replace("nn.Dense(10)(h[:, -1])", "self.head(h[:, -1])"),
                                       extra="\n    def head(self, h):\n        return nn.Dense(10)(nn.relu(h))\n"),
         "the later of two __call__s": model(CALL + CALL.replace("h[:, -1])", "h.mean(axis=1))")),
+        "a base class's method": model(CALL.replace("nn.Dense(10)(h[:, -1])", "nn.Dense(10)(self.block(h[:, -1]))"),
+                                       top="class Base(nn.Module):\n    def block(self, h):\n"
+                                           "        return nn.Dense(8)(h)\n\n").replace("(nn.Module):\n    hidden",
+                                                                                    "(Base):\n    hidden"),
+        "a dead class that fails as the module loads": model(extra="\n    class Blocks(Undefined):\n        pass\n"),
     }
     prints = {what: fingerprint(source) for what, source in different.items()}
     assert base not in prints.values(), [w for w, p in prints.items() if p == base]

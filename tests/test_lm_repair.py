@@ -150,7 +150,14 @@ def test_recurrent_layers_bare_fields_list_defaults_and_tuple_widths():
     assert "a = nn.RNN(nn.LSTMCell(self.hidden))(x)" in fixed and "b = nn.RNN(nn.GRUCell(self.size))(x)" in fixed
     assert "c = nn.RNN(nn.GRUCell(4))(x)" in fixed and "d = nn.RNN(nn.SimpleCell(4))(x)" in fixed
     assert rewrite(fixed) == fixed
-    kept = "cell = nn.GRUCell(8)\ny = nn.RNN(cell)(x)\ncarry, z = nn.GRUCell(8)(carry, x)\n"
+    kept = "cell = nn.GRUCell(8)\ny = nn.RNN(cell)(x)\ncarry, z = nn.GRUCell(8)(carry, x)\nw = nn.GRUCell(8)(*a)\n"
     assert rewrite(kept) == kept  # Flax's own recurrent API is left alone
+    working = ("import math\nhidden: int = 64\n\nclass Block(nn.Module):\n    width: tuple = (8,)\n\n"
+               "    @nn.compact\n    def __call__(self, x):\n        return nn.Dense(self.width)(x)\n\n"
+               "class Model(nn.Module):\n\n"
+               "    @nn.compact\n    def __call__(self, x, train=False):\n        from math import sqrt\n"
+               "        match x.shape:\n            case [b, n]:\n                x = x * sqrt(n)\n"
+               "        return nn.Dense(10)(Block(width=hidden)(x))\n")
+    assert rewrite(working) == working  # module-level names, local imports, match captures, a helper's field
     trained = repair(fixed)
     assert repair(trained) == trained  # the flatten is not added twice

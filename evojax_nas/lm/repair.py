@@ -104,7 +104,8 @@ class _TorchModules(ast.NodeTransformer):
         if name in RECURRENT and (name != "RNN" or all(isinstance(a, ast.Constant) for a in node.args)):
             return self._recurrent(node, RECURRENT[name])  # (nn.RNN is Flax's own, when given a cell)
         if (isinstance(node.func, ast.Call) and _nn_attr(node.func.func) in CELLS and len(node.args) == 1
-                and not node.keywords):  # nn.GRUCell(h)(x): a cell takes (carry, x); run it over the sequence
+                and not node.keywords and not isinstance(node.args[0], ast.Starred)):
+            # nn.GRUCell(h)(x): a cell takes (carry, x); run it over the sequence
             node.func = ast.Call(_expr("nn.RNN"), [node.func], [])
             return node
         if name == "Flatten" and not node.args:
@@ -128,9 +129,9 @@ class _TorchModules(ast.NodeTransformer):
 
     @staticmethod
     def _recurrent(node: ast.Call, cell: str) -> ast.expr:
-        """`nn.LSTM(h)`, `nn.LSTM(input, h)`, `nn.GRU(hidden_size=h, num_layers=2)` -> `nn.RNN(nn.LSTMCell(h))`
+        """`nn.LSTM(h)`, `nn.LSTM(input, h, layers)`, `nn.GRU(hidden_size=h, num_layers=2)` -> `nn.RNN(nn.LSTMCell(h))`
         (one layer, outputs for every step); the node as it was when no size is given."""
-        sizes = [k.value for k in node.keywords if k.arg in RECURRENT_SIZE] or node.args[-1:]
+        sizes = [k.value for k in node.keywords if k.arg in RECURRENT_SIZE] or node.args[1:2] or node.args[:1]
         if not sizes:
             return node
         return ast.Call(_expr("nn.RNN"), [ast.Call(_expr(f"nn.{cell}"), [sizes[0]], [])], [])
@@ -225,6 +226,7 @@ def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name
                                                   value, simple=1))
 
 
+FLATTENED = re.compile(r"(.+)\.reshape\(\(?\(?\1\)?\.shape\[0\], -1\)?\)")  # x.reshape(x.shape[0], -1)
 MODULE_ALIASES = {"np", "jnp", "jax", "nn", "lax", "F", "torch", "math", "functools", "random", "optax", "flax"}
 
 
@@ -236,18 +238,21 @@ def _bare_fields(tree: ast.Module) -> None:
     import builtins
 
     module = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
-    module |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
-    module |= {(a.asname or a.name).split(".")[0] for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)
-               for a in n.names}
+    for top in (n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)):  # at any depth
+        module |= {n.id for n in ast.walk(top) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    module |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)
+               for a in n.names}  # (an import inside a method binds a local: known too)
     known = module | set(dir(builtins)) | MODULE_ALIASES
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         for fn in (f for f in cls.body if isinstance(f, ast.FunctionDef)):
             local = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
             local |= {a.arg for n in ast.walk(fn) if isinstance(n, ast.arguments)
                       for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg] if a}
-            local |= {n.name for n in ast.walk(fn) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.ExceptHandler)
-                      and n.name}
-            for node in ast.walk(fn):
+            local |= {n.name for n in ast.walk(fn) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.ExceptHandler
+                                                                 | ast.MatchAs | ast.MatchStar) and n.name}
+            local |= {n.rest for n in ast.walk(fn) if isinstance(n, ast.MatchMapping) and n.rest}
+            # (only the body: defaults and decorators run at class scope, where there is no self)
+            for node in (n for statement in fn.body for n in ast.walk(statement)):
                 for field, value in ast.iter_fields(node):
                     values = value if isinstance(value, list) else [value]
                     for i, child in enumerate(values):
@@ -260,16 +265,18 @@ def _bare_fields(tree: ast.Module) -> None:
                                 setattr(node, field, new)
 
 
-def _field_values(tree: ast.Module) -> None:
+def _field_values(tree: ast.Module, class_name: str) -> None:
     """Fields of a Module class: a list default (a mutable default, which dataclasses refuse) becomes a
-    tuple; a tuple of ints used whole as a layer's feature count (`nn.Conv(self.widths, ...)`, copied from a
-    parent that loops over it) gives its layers its widths in turn, the last repeated."""
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+    tuple; in `class_name`, a tuple of ints used whole as a layer's feature count (`nn.Conv(self.widths,
+    ...)`, copied from a parent that loops over it) gives its layers its widths in turn, the last repeated."""
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)
+                and any(ast.unparse(b).endswith("Module") for b in n.bases)):
         widths: dict[str, int] = {}
         for item in cls.body:
             if isinstance(item, ast.AnnAssign) and isinstance(item.value, ast.List):
                 item.value = ast.Tuple(item.value.elts, ast.Load())
-            if (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+            if (cls.name == class_name  # built without arguments: its fields are their defaults
+                    and isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
                     and isinstance(item.value, ast.Tuple) and item.value.elts
                     and all(isinstance(e, ast.Constant) and type(e.value) is int for e in item.value.elts)):
                 widths[item.target.id] = len(item.value.elts)
@@ -428,7 +435,7 @@ def insert_flatten(source: str, class_name: str = "Model") -> str | None:
     for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
         layer = ret.value
         if isinstance(layer.func, ast.Call) and "Dense" in ast.unparse(layer.func.func) and len(layer.args) == 1:
-            if re.search(r"\.reshape\(.*-1\)\)?$", ast.unparse(layer.args[0])):
+            if FLATTENED.fullmatch(ast.unparse(layer.args[0])):
                 return None  # flattened already
             arg = ast.unparse(layer.args[0])
             layer.args[0] = _expr(f"({arg}).reshape(({arg}).shape[0], -1)")
@@ -477,7 +484,7 @@ def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model",
     _module_methods(tree)
     _field_calls(tree)
     _bare_fields(tree)
-    _field_values(tree)
+    _field_values(tree, class_name)
     _channel_axis(tree, class_name)
     _ensure_return(tree, class_name, num_classes)
     _declare_missing_fields(tree, parents, class_name)

@@ -123,6 +123,7 @@ class Child:
     program: Program
     parents: list[Program]
     code: str  # the class as the LM wrote it (after extraction), the completion to tune on
+    failure: Failure | None = None  # why the static check refused it
 
 
 def merge_seeds(screen: Result, extra: Result) -> Result:
@@ -220,13 +221,20 @@ class EvoPrompting:
         return program_fitness(top[-1]) if len(top) >= self.config.population_size else -np.inf
 
     def _admit(self, state: SearchState, child: Child, seen_fingerprints: set[str]) -> str | None:
-        """None for a child new by content and by fingerprint (then marked seen); else "seen" (the same text)
-        or "duplicate" (another text of a program seen)."""
+        """None for a child new by content and by fingerprint that passes the static check (its fingerprint is
+        then marked seen); else "seen" (the same text), "duplicate" (another text of a program seen) or
+        "rejected" (logged with the check's reason; its fingerprint stays free, as dead code the
+        fingerprint ignores may be what the check refused)."""
         print_ = fingerprint(child.program.source)
         if child.program.id in state.seen:
             return "seen"
         if print_ in seen_fingerprints:
             return "duplicate"
+        failure = check_source(child.program.source, required_class=self.spec.class_name)
+        if failure:  # logged with its reason, never sent to a worker
+            self._log(state, child.program, Result(child.program.id, failure=failure))
+            child.failure = failure
+            return "rejected"
         seen_fingerprints.add(print_)
         state.fingerprints.append(print_)
         return None
@@ -259,14 +267,12 @@ class EvoPrompting:
                     if child is None:
                         continue
                     stats["extracted"] += 1
-                    if why := self._admit(state, child, prints):
-                        stats["duplicates"] += why == "duplicate"
-                        continue
-                    stats["new"] += 1
-                    failure = check_source(child.program.source, required_class=self.spec.class_name)
-                    if failure:  # logged with its reason, never sent to a worker
-                        self._log(state, child.program, Result(child.program.id, failure=failure))
-                        rejected.append((child, failure))
+                    why = self._admit(state, child, prints)
+                    stats["duplicates"] += why == "duplicate"
+                    stats["new"] += why in (None, "rejected")
+                    if why == "rejected":
+                        rejected.append((child, child.failure))
+                    if why:
                         continue
                     stats["valid"] += 1
                     children.append(child)
@@ -308,10 +314,6 @@ class EvoPrompting:
                 continue
             if why := self._admit(state, retry, prints):
                 stats["retry_duplicates"] += why == "duplicate"
-                continue
-            problem = check_source(retry.program.source, required_class=self.spec.class_name)
-            if problem:
-                self._log(state, retry.program, Result(retry.program.id, failure=problem))
                 continue
             stats["retry_valid"] += 1
             children.append(retry)

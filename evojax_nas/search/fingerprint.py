@@ -21,6 +21,7 @@ FIXED = {"nn", "jnp", "jax", "np", "numpy", "functools", "math", "typing", "lax"
 MODULE_API = {"param", "variable", "make_rng", "is_mutable_collection", "has_rng", "sow", "is_initializing",
               "bind", "apply", "init", "init_with_output", "scope", "name", "parent", "variables", "put_variable",
               "get_variable", "has_variable", "perturb", "tabulate", "setup", "__call__"}
+FLAX_HOOKS = {"initialize_carry", "num_feature_axes", "__post_init__"}  # methods Flax calls by name
 POSITIONAL = {"Dense": ("features",), "Conv": ("features", "kernel_size"), "ConvTranspose": ("features", "kernel_size"),
               "Embed": ("num_embeddings", "features"), "GRUCell": ("features",), "LSTMCell": ("features",),
               "Dropout": ("rate",), "DenseGeneral": ("features",)}
@@ -45,48 +46,84 @@ def _after_return(body: list[ast.stmt]) -> list[ast.stmt]:
     return body[: end + 1]
 
 
+def _inert(node: ast.stmt, classes: set[str], decorators: tuple[str, ...] = ()) -> bool:
+    """A definition whose creation runs nothing of its own: no decorators (but `decorators`), only constant
+    defaults, and (a class) bases that are `nn.Module` or classes of the program, a body of inert methods and
+    constant fields. Dropping it, when nothing uses it, cannot hide an error raised as the module loads."""
+    if any(ast.unparse(d) not in decorators for d in getattr(node, "decorator_list", [])):
+        return False
+    if isinstance(node, ast.FunctionDef):
+        args = node.args
+        return all(isinstance(d, ast.Constant) for d in args.defaults + [d for d in args.kw_defaults if d is not None])
+    if isinstance(node, ast.ClassDef):
+        return (not node.keywords
+                and all(ast.unparse(b) == "nn.Module" or isinstance(b, ast.Name) and b.id in classes
+                        for b in node.bases)
+                and all(_inert(n, classes) if isinstance(n, ast.FunctionDef | ast.ClassDef) else
+                        isinstance(n, ast.Pass) or (isinstance(n, ast.AnnAssign | ast.Assign)
+                                                   and isinstance(n.value, ast.Constant | type(None)))
+                        for n in node.body))
+    return False
+
+
+def _references(node: ast.AST, skip: set[int]) -> set[str]:
+    """Every name, attribute name and string in `node`, outside the definitions whose ids are in `skip`."""
+    names: set[str] = set()
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if id(n) in skip:
+            continue
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            names.add(n.attr)
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+            names.add(n.value)
+        todo.extend(ast.iter_child_nodes(n))
+    return names
+
+
 def _prune(tree: ast.Module) -> ast.Module:
-    """Drop dead code: methods that no kept method reaches through `self.`, and classes and functions that
-    no kept code names, from Model's `__call__` and `setup` on (dunder methods always stay: Python calls
-    them); statements after a return. Small LMs pad a copied parent with unused methods and classes."""
+    """Drop dead code: statements after a return; an inert definition (see _inert) that a later one of the
+    same name replaces with nothing between them naming it; an inert method, class or function whose name
+    nothing else in the program mentions (as a name, an attribute of any object or a string), repeated to a
+    fixed point. Dunder methods and Flax's own (`setup`, `__call__`, a cell's `initialize_carry`, ...) stay.
+    Small LMs pad a copied parent with unused methods and classes; conservative by design: a definition
+    kept that is dead only costs a training, one dropped that is live would merge two networks."""
     for node in ast.walk(tree):
         for field in ("body", "orelse", "finalbody"):
             block = getattr(node, field, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 setattr(node, field, _after_return(block))
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-
-    def defs(body: list[ast.stmt]) -> dict[str, ast.stmt]:
-        return {n.name: n for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
-
-    def live(body: list[ast.stmt], roots: set[str]) -> set[str]:
-        """Names of the definitions in `body` reached from `roots` and from its other statements."""
-        named = defs(body)
-        keep = {n for n in named if n in roots or (n.startswith("__") and n.endswith("__")) or n in strings}
-        todo = [named[n] for n in keep] + [n for n in body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
-        while todo:
-            for sub in ast.walk(todo.pop()):
-                ref = sub.id if isinstance(sub, ast.Name) else sub.attr if (
-                    isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self"
-                ) else None
-                if ref in named and ref not in keep:
-                    keep.add(ref)
-                    todo.append(named[ref])
-        return keep
-
-    def prune_body(owner: ast.Module | ast.ClassDef, roots: set[str]) -> None:
-        last = defs(owner.body)  # a name defined twice is the later definition
-        owner.body = [n for n in owner.body if not isinstance(n, ast.FunctionDef | ast.ClassDef) or last[n.name] is n]
-        keep = live(owner.body, roots)
-        owner.body = [n for n in owner.body if not isinstance(n, ast.FunctionDef | ast.ClassDef) or n.name in keep]
-        for cls in (n for n in owner.body if isinstance(n, ast.ClassDef)):
-            prune_body(cls, {"__call__", "setup"})
-        owner.body = owner.body or [ast.Pass()]
-
-    top = defs(tree.body)
-    if "Model" in top:
-        prune_body(tree, {"Model"})
-    return tree
+    owners = [n for n in ast.walk(tree) if isinstance(n, ast.Module | ast.ClassDef)]
+    classes = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    for owner in owners:  # a redefinition replaces an inert earlier one that nothing between them names
+        body, drop = owner.body, set()
+        for i, node in enumerate(body):
+            # (nn.compact only marks the function: the class sees the later definition alone)
+            if not (isinstance(node, ast.FunctionDef | ast.ClassDef) and _inert(node, classes, ("nn.compact",))):
+                continue
+            later = next((j for j in range(i + 1, len(body)) if isinstance(body[j], ast.FunctionDef | ast.ClassDef)
+                          and body[j].name == node.name), None)
+            if later is not None and not any(node.name in _references(n, set()) for n in body[i + 1: later]):
+                drop.add(id(node))
+        owner.body = [n for n in body if id(n) not in drop]
+    keep_always = MODULE_API | FLAX_HOOKS | {"Model"}
+    while True:
+        candidates = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef) and _inert(n, classes)
+                      and n.name not in keep_always and not (n.name.startswith("__") and n.name.endswith("__"))]
+        dead = {id(n) for n in candidates}
+        used = _references(tree, dead)  # what the code outside the candidates mentions
+        live = [n for n in candidates if n.name in used]
+        while live:  # a live candidate's own references make more of them live
+            dead -= {id(n) for n in live}
+            used |= set().union(*(_references(n, dead) for n in live))
+            live = [n for n in candidates if id(n) in dead and n.name in used]
+        if not dead:
+            return tree
+        for owner in (n for n in ast.walk(tree) if isinstance(n, ast.Module | ast.ClassDef)):
+            owner.body = [n for n in owner.body if id(n) not in dead] or [ast.Pass()]
 
 
 def _model_defaults(tree: ast.Module) -> dict[str, ast.expr]:
