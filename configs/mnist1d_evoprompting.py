@@ -1,7 +1,8 @@
 """EvoPrompting on MNIST-1D with the embedded Gemma-3-270M (the paper's settings, Chen et al. 2023).
 
 `configs/mnist1d_evoprompting.py:small` is a budget that finishes in minutes on a 2-core CPU;
-`:quality` is the budget of benchmarks/search_quality.py (about 10 minutes a run there)."""
+`:quality` is the budget of benchmarks/search_quality.py (10-15 minutes a run there: 6 runs fit in an hour and
+a half on this 2-core CPU)."""
 
 import ml_collections
 
@@ -46,8 +47,8 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         config.train.update(num_steps=500, num_seeds=1, strategy="python-serial")
         config.eval.num_workers = 2
     elif budget == "quality":
-        config.search.update(num_rounds=3, num_prompts=4, samples_per_prompt=5, num_children=6,
-                             max_samples_per_round=40, max_new_tokens=256, tune_epochs=2, tune_batch_size=8)
+        config.search.update(num_rounds=2, num_prompts=4, samples_per_prompt=4, num_children=6,
+                             max_samples_per_round=32, max_new_tokens=256, tune_epochs=2, tune_batch_size=8)
         config.train.update(num_steps=1000, num_seeds=1)
         config.eval.update(num_workers=2, timeout_s=300.0)  # the seeds take up to 180 s here; a giant must not stall
     elif budget != "full":
