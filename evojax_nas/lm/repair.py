@@ -126,7 +126,6 @@ class _TorchModules(ast.NodeTransformer):
             node.func = _expr(translate_torch_names(f"nn.{name}"))
         return node
 
-
     @staticmethod
     def _recurrent(node: ast.Call, cell: str) -> ast.expr:
         """`nn.LSTM(h)`, `nn.LSTM(input, h, layers)`, `nn.GRU(hidden_size=h, num_layers=2)` -> `nn.RNN(nn.LSTMCell(h))`

@@ -1,9 +1,9 @@
 """A fingerprint that two programs share when they differ only in text: comments, docstrings, imports,
-dead code (methods, classes and functions nothing reachable from Model uses, definitions a later one of the
-same name replaces, statements after a return),
-names of variables, helpers, fields and arguments, keyword order, `name=` labels, `jax.nn.f` for `nn.f`,
-`features=32` for `32`, `kernel_size=3` for `(3,)`, constant arithmetic, and Model's fields written out as
-their defaults. A child whose fingerprint was seen before is not trained: it would be the same network.
+dead code (inert methods, classes and functions that nothing else names, an inert definition a later one
+of the same name replaces, statements after a return: see _prune), names of variables, helpers, fields and
+arguments, keyword order, `name=` labels, `jax.nn.f` for `nn.f`, `features=32` for `32`, `kernel_size=3`
+for `(3,)`, constant arithmetic, and Model's fields written out as their defaults. A child whose
+fingerprint was seen before is not trained: it would be the same network.
 
 Only the source is read (an AST walk); nothing of the program runs."""
 
@@ -110,20 +110,18 @@ def _prune(tree: ast.Module) -> ast.Module:
                 drop.add(id(node))
         owner.body = [n for n in body if id(n) not in drop]
     keep_always = MODULE_API | FLAX_HOOKS | {"Model"}
-    while True:
-        candidates = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef) and _inert(n, classes)
-                      and n.name not in keep_always and not (n.name.startswith("__") and n.name.endswith("__"))]
-        dead = {id(n) for n in candidates}
-        used = _references(tree, dead)  # what the code outside the candidates mentions
-        live = [n for n in candidates if n.name in used]
-        while live:  # a live candidate's own references make more of them live
-            dead -= {id(n) for n in live}
-            used |= set().union(*(_references(n, dead) for n in live))
-            live = [n for n in candidates if id(n) in dead and n.name in used]
-        if not dead:
-            return tree
-        for owner in (n for n in ast.walk(tree) if isinstance(n, ast.Module | ast.ClassDef)):
-            owner.body = [n for n in owner.body if id(n) not in dead] or [ast.Pass()]
+    candidates = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef) and _inert(n, classes)
+                  and n.name not in keep_always and not (n.name.startswith("__") and n.name.endswith("__"))]
+    dead = {id(n) for n in candidates}
+    used = _references(tree, dead)  # what the code outside the candidates mentions
+    live = [n for n in candidates if n.name in used]
+    while live:  # a live candidate's own references make more of them live (the fixed point)
+        dead -= {id(n) for n in live}
+        used |= set().union(*(_references(n, dead) for n in live))
+        live = [n for n in candidates if id(n) in dead and n.name in used]
+    for owner in (n for n in ast.walk(tree) if isinstance(n, ast.Module | ast.ClassDef)):
+        owner.body = [n for n in owner.body if id(n) not in dead] or [ast.Pass()]
+    return tree
 
 
 def _model_defaults(tree: ast.Module) -> dict[str, ast.expr]:
