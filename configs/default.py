@@ -10,6 +10,14 @@ def get_config() -> ml_collections.ConfigDict:
     config.task = "mnist1d"
     config.task_kwargs = ml_collections.ConfigDict({"seed": 42, "num_samples": 5000, "val_size": 500})
     config.train = default_train_config()  # Adam, lr 1e-2, batch 100, 8000 steps (Greydanus 2020)
-    config.eval = ml_collections.ConfigDict({"num_workers": 1, "timeout_s": 900.0, "memory_gb": 6.0})
+    config.eval = ml_collections.ConfigDict({
+        "num_workers": 1,
+        "timeout_s": 900.0,  # training one program (all its seeds)
+        "trace_timeout_s": 60.0,  # loading and exporting one program in its sandbox
+        "memory_gb": 6.0,  # a train worker's address space
+        "program_memory_gb": 3.0,  # what one compiled training program may need (XLA memory analysis)
+        "trace_memory_gb": 4.0,  # a trace sandbox's address space
+        "isolation": "strict",  # "degraded": run with the sandbox layers this machine allows, named once
+    })
     config.min_val_accuracy = 0.5  # EvoPrompting's error threshold of 0.5
     return config

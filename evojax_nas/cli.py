@@ -43,8 +43,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     programs = [Program.from_file(path) for path in args.paths]
     if args.task is not None:
         config.task = args.task
+    names = {program.id: Path(path).name for path, program in zip(args.paths, programs, strict=True)}
+
+    def finished(result) -> None:  # each result as it comes: a long batch shows its progress
+        m = result.metrics or {}
+        what = f"val {m['val_accuracy_mean']:.3f}, {m['params']} params" if result.ok else (
+            f"{result.failure.kind}: {result.failure.message[:100]}")
+        print(f"{names.get(result.program_id, result.program_id)}: {what} ({result.seconds:.1f} s)",
+              file=sys.stderr, flush=True)
+
     with Evaluator(EvaluatorConfig.from_config(config)) as evaluator:
-        results = evaluator.evaluate(programs)
+        results = evaluator.evaluate(programs, on_result=finished)
     rows = []
     for path, program, result in zip(args.paths, programs, results, strict=True):
         s = score(result, config.min_val_accuracy)

@@ -29,3 +29,16 @@ def task():
 def seed_source(name: str) -> str:
     """Source text of a seed program in seeds/mnist1d/."""
     return (SEEDS / f"{name}.py").read_text()
+
+
+def evaluation_processes() -> set[int]:
+    """Pids of live processes started from this package's evaluation modules (zygote, sandboxes, workers)."""
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if b"evojax_nas.evaluate" in (entry / "cmdline").read_bytes():
+                    out.add(int(entry.name))
+            except OSError:
+                pass
+    return out

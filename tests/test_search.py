@@ -24,6 +24,7 @@ from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, select_parents
 from evojax_nas.search.fitness import program_fitness
+from tests.conftest import evaluation_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = f"""
@@ -170,6 +171,7 @@ def test_the_prompt_tuning_flag(run, lm, config_file):
 def test_run_directory_holds_log_checkpoints_metrics_and_report(run):
     workdir, _ = run
     assert json.loads((workdir / "config.json").read_text())["search"]["num_rounds"] == 2
+    assert json.loads((workdir / "strategies.json").read_text())  # the loop strategies this run measured, pinned
     assert sorted(os.listdir(workdir / "checkpoints")) == ["0", "1", "2"]
     rows = AppendLog(workdir / "metrics.jsonl").read()
     assert [r["step"] for r in rows] == [0, 1, 2] and "best_fitness" in rows[0]
@@ -226,6 +228,8 @@ def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp
     assert process.poll() is None, "the run ended before round 1 logged a child"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    time.sleep(1.0)  # parent-death signals are delivered at once; give the kernel a moment to reap
+    assert evaluation_processes() == set(), "a worker, zygote or sandbox outlived the killed search"
     logged = log_of(workdir)
     assert sorted(os.listdir(workdir / "checkpoints")) == ["0"]
     done = subprocess.run([sys.executable, "-m", "evojax_nas.cli", "search", "--workdir", str(workdir)],

@@ -1,4 +1,5 @@
-"""The batched trainer on real MNIST-1D with the real seed programs."""
+"""The trusted trainer on real MNIST-1D with the real seed programs, exported as the trace stage does
+(the seeds are our own code, so they are traced here, in the test process)."""
 
 import json
 
@@ -6,14 +7,17 @@ import flax.linen as nn
 import numpy as np
 import pytest
 
+from evojax_nas.evaluate.trace import TraceSpec, export_class
 from evojax_nas.programs.loader import load_class
-from evojax_nas.train import Strategy, Trainer, default_config
+from evojax_nas.train import Strategy, Trainer, TrainingError, default_config
+from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.strategy import StrategyCache
 from tests.conftest import seed_source
 
 
-def model(name: str) -> type[nn.Module]:
-    return load_class(seed_source(name), "Model", base=nn.Module)
+def model(name: str, seed_counts=(1, 2, 3)) -> ExportedNetwork:
+    cls = load_class(seed_source(name), "Model", base=nn.Module)
+    return ExportedNetwork.from_bytes(export_class(cls, TraceSpec("Model", (40,)), seed_counts))
 
 
 def trainer(task, tmp_path, **overrides) -> Trainer:
@@ -83,3 +87,24 @@ def test_flops_come_from_xla_cost_analysis(task, tmp_path):
     # conv 1: 19 positions x 25 ch x 5 taps, conv 2/3: 10 and 5 positions x 25 x 25 x 3, dense: 125 x 10
     multiply_adds = 19 * 25 * 5 + 10 * 25 * 75 + 5 * 25 * 75 + 125 * 10
     assert 1.8 * multiply_adds <= result.flops <= 2.4 * multiply_adds  # XLA skips the zero padding
+
+
+def test_a_strategy_reproduces_its_numbers_exactly_and_loops_agree_on_the_gru(task, tmp_path):
+    # The same exported program driven by a Python loop or lax.scan gives the GRU the same numbers; the
+    # S-seed and 1-seed programs (vmap vs serial) are different XLA programs and drift apart over hundreds
+    # of steps, which is why a search pins its measured strategies in its run directory.
+    t = trainer(task, tmp_path, num_steps=200)
+    gru = model("gru", seed_counts=(2,))
+    first, again, scanned = (t.train(gru, seeds=[0, 1], strategy=s)
+                             for s in ("python-vmap", "python-vmap", "scan-vmap"))
+    assert first.final_loss == again.final_loss and first.val_accuracy == again.val_accuracy
+    np.testing.assert_allclose(scanned.final_loss, first.final_loss, rtol=1e-4)
+
+
+def test_a_program_over_the_memory_budget_is_refused_before_it_runs(task, tmp_path):
+    config = default_config()
+    config.update(num_steps=5, strategy="python-vmap")
+    small = Trainer(task, config, StrategyCache(tmp_path / "s.json"), memory_budget_bytes=1 << 20)
+    with pytest.raises(TrainingError, match="over the budget") as err:
+        small.train(model("mlp", seed_counts=(1,)))
+    assert err.value.kind == "oom"

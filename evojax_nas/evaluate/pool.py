@@ -1,13 +1,21 @@
-"""The evaluator: static checks in this process, loading and training in confined worker processes.
+"""The evaluator: a static check here, tracing in OS sandboxes, training of the exported programs in
+trusted worker processes.
 
-Each worker serves one program at a time. A worker that overruns the wall-clock timeout is killed, a
-worker that dies is replaced, and either way the program gets a failure and the next program is served."""
+    program --check_source--> trace sandbox (candidate code; evaluate/zygote.py) --StableHLO bytes-->
+    train worker (trusted; evaluate/worker.py) --metrics--> Result
+
+Traces and trainings overlap: while a worker trains one program, the next ones are traced. Every reply
+has a deadline for the whole frame; a sandbox or worker that misses it, dies, or sends garbage is killed
+(its pid namespace, or its process group) and the program gets a failure: never an exception here."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
-import json
+import os
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,11 +23,13 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from evojax_nas.evaluate.result import Result, mentions_oom
+from evojax_nas.evaluate import frames, isolation
+from evojax_nas.evaluate.result import Result, clean_message, mentions_oom
+from evojax_nas.evaluate.sandbox import IsolationUnavailable, TraceJob, TraceSandbox, parse_layers, parse_trace
+from evojax_nas.evaluate.trace import TraceSpec
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
 
@@ -28,58 +38,80 @@ MAX_REPLY_BYTES = 4 << 20
 
 @dataclasses.dataclass
 class EvaluatorConfig:
-    """Task, training settings and the limits each worker runs under."""
+    """Task, training settings, and the limits and deadlines of both stages."""
 
     task: str = "mnist1d"
     task_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     class_name: str = "Model"
     num_workers: int = 1
-    timeout_s: float = 600.0
+    timeout_s: float = 600.0  # training, per program
+    trace_timeout_s: float = 60.0  # loading and exporting, per program
     startup_timeout_s: float = 300.0
-    memory_bytes: int = 6 << 30
+    memory_bytes: int = 6 << 30  # a train worker's address space
+    program_memory_bytes: int = 3 << 30  # what one compiled program may need (XLA's memory analysis)
+    trace_memory_bytes: int = 4 << 30  # a trace sandbox's address space
+    isolation: str = "strict"  # or "degraded": run with the sandbox layers that work, named once
+    strategy_cache: str | None = None  # where measured loop strategies are pinned (a run directory's)
     devices: Sequence[int] | None = None  # accelerator index per worker (CUDA_VISIBLE_DEVICES)
 
     @classmethod
     def from_config(cls, config: Any) -> EvaluatorConfig:
-        """From an experiment config (task, task_kwargs, train, eval.{num_workers, timeout_s, memory_gb})."""
+        """From an experiment config (task, task_kwargs, train, eval.*; configs/default.py has them all,
+        a run directory written before a setting existed gets this class's default)."""
+        e, d = config.eval, cls()
         return cls(task=config.task, task_kwargs=dict(config.task_kwargs), train_config=dict(config.train),
-                   num_workers=config.eval.num_workers, timeout_s=config.eval.timeout_s,
-                   memory_bytes=int(config.eval.memory_gb * 2**30))
+                   num_workers=e.num_workers, timeout_s=e.timeout_s,
+                   trace_timeout_s=e.get("trace_timeout_s", d.trace_timeout_s),
+                   memory_bytes=int(e.memory_gb * 2**30),
+                   program_memory_bytes=int(e.get("program_memory_gb", d.program_memory_bytes / 2**30) * 2**30),
+                   trace_memory_bytes=int(e.get("trace_memory_gb", d.trace_memory_bytes / 2**30) * 2**30),
+                   isolation=e.get("isolation", d.isolation))
 
 
 class _Worker:
-    """One confined worker process and its pipe."""
+    """One trusted train process and its socket."""
 
     def __init__(self, config: EvaluatorConfig, index: int, log_dir: Path):
         self.log_path = log_dir / f"worker-{index}.log"
         device = config.devices[index % len(config.devices)] if config.devices else None
         setup = {"task": config.task, "task_kwargs": dict(config.task_kwargs),
                  "train_config": dict(config.train_config), "memory_bytes": config.memory_bytes,
+                 "program_memory_bytes": config.program_memory_bytes, "strategy_cache": config.strategy_cache,
                  "log_path": str(self.log_path), "visible_device": device}
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "evojax_nas.evaluate.worker", str(theirs.fileno())],
+            [sys.executable, "-m", "evojax_nas.evaluate.worker", str(theirs.fileno()), str(os.getpid())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
-        self.conn = Connection(ours.detach())
-        self.conn.send_bytes(json.dumps(setup).encode())
+        self.reader = frames.FrameReader(ours, MAX_REPLY_BYTES)
         self.job: tuple[Program, float] | None = None
         try:
-            if not self.conn.poll(config.startup_timeout_s):
-                raise EOFError
-            self.conn.recv_bytes()  # the ready message
-        except (EOFError, OSError) as err:
+            self.send(setup)
+            ready = self.wait_frame(config.startup_timeout_s)
+            self.task_info = {"platform": str(ready["platform"]),
+                              "input_shape": [int(d) for d in ready["input_shape"]]}
+        except (OSError, frames.FrameError, TypeError, KeyError, ValueError) as err:
             self.kill()
             raise RuntimeError(f"evaluation worker did not start: {self.log_tail()}") from err
 
-    def start(self, program: Program, seeds: Sequence[int] | None) -> None:
-        self.conn.send_bytes(json.dumps({"id": program.id, "source": program.source,
-                                         "seeds": list(seeds) if seeds is not None else None}).encode())
-        self.job = (program, time.monotonic())
+    def send(self, message: Any) -> None:
+        self.reader.sock.setblocking(True)
+        try:
+            frames.send(self.reader.sock, message)
+        finally:
+            self.reader.sock.setblocking(False)
 
-    def reply(self) -> Any:
-        return json.loads(self.conn.recv_bytes(MAX_REPLY_BYTES))
+    def wait_frame(self, timeout_s: float) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            select.select([self.reader], [], [], max(0.0, deadline - time.monotonic()))
+            got = self.reader.read()
+            if got:
+                return got[0]
+            if self.reader.closed:
+                break
+        raise frames.FrameError("no frame in time")
 
     def log_tail(self, chars: int = 600) -> str:
         try:
@@ -91,20 +123,30 @@ class _Worker:
         return self.process.poll() is None
 
     def kill(self) -> None:
+        """Kill the worker's whole process group and close its socket."""
         if self.alive():
-            self.process.kill()
-        self.process.wait(5)
-        self.conn.close()
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                self.process.kill()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.reader.sock.close()
 
 
 class Evaluator:
-    """evaluate(programs) -> list[Result]; never raises for a bad program."""
+    """evaluate(programs) -> list[Result]; never raises for a bad program. Raises IsolationUnavailable
+    on first use if the trace sandbox cannot be isolated here (unless isolation is "degraded")."""
 
     def __init__(self, config: EvaluatorConfig | None = None):
         self.config = config or EvaluatorConfig()
         self.log_dir = Path(tempfile.mkdtemp(prefix="evonas-eval-"))
         self.workers: list[_Worker] = []
+        self.sandbox: TraceSandbox | None = None
         self.restarts = 0
+        self.trained: dict[tuple[str, tuple[int, ...] | None], str] = {}  # (computation, seeds) -> program id
 
     def __enter__(self) -> Evaluator:
         return self
@@ -113,11 +155,16 @@ class Evaluator:
         self.close()
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker and the zygote (and so every sandbox)."""
         for w in self.workers:
             w.kill()
         self.workers = []
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
         shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    # -- processes ----------------------------------------------------------------------------------
 
     def _spawn(self, index: int) -> _Worker:
         w = _Worker(self.config, index, self.log_dir)
@@ -132,61 +179,203 @@ class Evaluator:
         self.restarts += 1
         self._spawn(index)
 
+    def _start_sandbox(self) -> TraceSandbox:
+        limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
+                                  cpu_seconds=int(4 * self.config.trace_timeout_s) + 10)
+        sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation)
+        refusal = sandbox.refusal()
+        if refusal:
+            sandbox.close()
+            raise IsolationUnavailable(refusal)
+        if sandbox.missing and self.sandbox is None:
+            print(f"evonas: trace sandbox degraded, without {'; '.join(sandbox.missing)}", file=sys.stderr)
+        return sandbox
+
+    def isolation_report(self) -> dict[str, str]:
+        """How each sandbox layer applied here (starts the zygote if needed)."""
+        if self.sandbox is None:
+            self.sandbox = self._start_sandbox()
+        return dict(self.sandbox.layers)
+
+    # -- evaluation ---------------------------------------------------------------------------------
+
     def evaluate(self, programs: Sequence[Program], seeds: Sequence[int] | None = None,
                  on_result: Callable[[Result], None] | None = None) -> list[Result]:
-        """Check every program here, train those that pass in the workers; one Result each, in order.
-        `on_result` sees each result as soon as it is known (e.g. to log it before the batch ends)."""
-        results: dict[str, Result] = {}
-        queue: deque[Program] = deque()
+        """Check every program here, trace those that pass in sandboxes, train their exported programs in
+        the workers; one Result each, in order. `on_result` sees each result as soon as it is known."""
+        run = _Round(self, seeds, on_result)
         for program in programs:
+            if program.id in run.results or any(p.id == program.id for p in run.to_trace):
+                continue
             failure = check_source(program.source, required_class=self.config.class_name)
-            if failure and program.id not in results:
-                results[program.id] = Result(program.id, failure=failure)
-                if on_result:
-                    on_result(results[program.id])
-            elif program.id not in results and all(p.id != program.id for p in queue):
-                queue.append(program)
-        while len(self.workers) < min(self.config.num_workers, len(queue)):
-            self._spawn(len(self.workers))
-        while queue or any(w.job for w in self.workers):
-            for w in self.workers:
-                if w.job is None and queue:
-                    w.start(queue.popleft(), seeds)
-            self._collect(results, on_result)
-        return [results[p.id] for p in programs]
+            if failure:
+                run.finish(Result(program.id, failure=failure))
+            else:
+                run.to_trace.append(program)
+        if run.to_trace:
+            run.go()
+        return [run.results[p.id] for p in programs]
 
-    def _collect(self, results: dict[str, Result], on_result: Callable[[Result], None] | None) -> None:
-        """Wait for the next reply, death or timeout among the busy workers and record it."""
-        busy = [w for w in self.workers if w.job]
-        now = time.monotonic()
-        deadline = min(started + self.config.timeout_s for _, started in (w.job for w in busy))
-        ready = wait([w.conn for w in busy], max(0.0, deadline - now))
-        now = time.monotonic()
-        for index, w in enumerate(self.workers):
-            if not w.job:
-                continue
-            program, started = w.job
-            seconds = now - started
-            if w.conn in ready:
-                try:
-                    results[program.id] = Result.from_worker(program.id, w.reply(), seconds)
-                    w.job = None
-                    if on_result:
-                        on_result(results[program.id])
-                    continue
-                except (EOFError, OSError, ValueError):
-                    pass  # died mid-reply or sent garbage: handled as a death below
-            elif seconds < self.config.timeout_s:
-                continue
-            results[program.id] = Result(program.id, failure=self._death_failure(w, seconds), seconds=seconds)
-            self._replace(index)
-            if on_result:
-                on_result(results[program.id])
 
-    def _death_failure(self, w: _Worker, seconds: float) -> Failure:
-        if w.alive() and seconds >= self.config.timeout_s:
-            return Failure("timeout", f"no result within {self.config.timeout_s:.0f} s; worker killed")
+class _Round:
+    """The state of one evaluate() call: queues, jobs in flight, results."""
+
+    def __init__(self, evaluator: Evaluator, seeds: Sequence[int] | None,
+                 on_result: Callable[[Result], None] | None):
+        self.ev, self.config = evaluator, evaluator.config
+        self.seeds = list(seeds) if seeds is not None else None
+        self.on_result = on_result
+        self.results: dict[str, Result] = {}
+        self.to_trace: deque[Program] = deque()
+        self.to_train: deque[tuple[Program, dict[str, bytes], float]] = deque()
+        self.traces: list[tuple[Program, TraceJob]] = []
+        self.seed_counts = sorted({1, len(self.seeds) if self.seeds else int(
+            self.config.train_config.get("num_seeds", 1))})
+
+    def finish(self, result: Result) -> None:
+        self.results[result.program_id] = result
+        if self.on_result:
+            self.on_result(result)
+
+    def go(self) -> None:
+        ev = self.ev
+        while len(ev.workers) < min(self.config.num_workers, len(self.to_trace)):
+            ev._spawn(len(ev.workers))
+        if ev.sandbox is None:
+            ev.sandbox = ev._start_sandbox()
+        while self.to_trace or self.to_train or self.traces or any(w.job for w in ev.workers):
+            self._start_traces()
+            self._start_trainings()
+            self._wait_and_collect()
+
+    def _trace_request(self, program: Program) -> dict[str, Any]:
+        train, task = self.config.train_config, self.ev.workers[0].task_info
+        spec = TraceSpec(self.config.class_name, tuple(task["input_shape"]), (task["platform"],),
+                         int(train.get("batch_size", 100)), int(train.get("eval_batch_size", 1000)))
+        return {"id": program.id, "source": program.source, "spec": dataclasses.asdict(spec),
+                "seed_counts": self.seed_counts}
+
+    def _start_traces(self) -> None:
+        ev = self.ev
+        while self.to_trace and len(self.traces) + len(self.to_train) < max(1, self.config.num_workers):
+            program = self.to_trace.popleft()
+            assert ev.sandbox is not None
+            try:
+                if not ev.sandbox.alive():
+                    raise OSError("the trace zygote died")
+                self.traces.append((program, ev.sandbox.start(program.id, self._trace_request(program))))
+            except OSError as err:
+                self.finish(Result.failed(program.id, "crash", f"could not start a trace sandbox: {err}"))
+                ev.sandbox.close()
+                ev.sandbox = ev._start_sandbox()
+
+    def _start_trainings(self) -> None:
+        for index, w in enumerate(self.ev.workers):
+            if w.job is not None or not self.to_train:
+                continue
+            program, blobs, trace_seconds = self.to_train.popleft()
+            known = [c for (c, seeds), pid in self.ev.trained.items()
+                     if seeds == self._seeds_key() and pid != program.id]
+            request = {"id": program.id, "programs": {k: base64.b64encode(v).decode() for k, v in blobs.items()},
+                       "seeds": self.seeds, "known": known}
+            try:
+                w.send(request)
+                w.job = (program, time.monotonic() - trace_seconds)
+            except OSError:
+                self.finish(Result.failed(program.id, "crash", "the train worker died before the program was sent"))
+                self.ev._replace(index)
+
+    def _seeds_key(self) -> tuple[int, ...] | None:
+        return tuple(self.seeds) if self.seeds is not None else None
+
+    def _deadline(self) -> float:
+        ends = [job.started + self.config.trace_timeout_s for _, job in self.traces]
+        ends += [started + self.config.timeout_s for _, started in (w.job for w in self.ev.workers if w.job)]
+        return min(ends) if ends else time.monotonic()
+
+    def _wait_and_collect(self) -> None:
+        readers = [job.reader for _, job in self.traces] + [w.reader for w in self.ev.workers if w.job]
+        if not readers:
+            return
+        select.select(readers, [], [], max(0.0, self._deadline() - time.monotonic()))
+        for entry in list(self.traces):
+            self._collect_trace(*entry)
+        for index, w in enumerate(self.ev.workers):
+            if w.job:
+                self._collect_training(index, w)
+
+    def _collect_trace(self, program: Program, job: TraceJob) -> None:
+        seconds = time.monotonic() - job.started
+        outcome: dict[str, bytes] | Result | None = None
+        try:
+            for message in job.reader.read():
+                if job.layers is None:
+                    job.layers = parse_layers(message)
+                    missing = isolation.missing(job.layers) if job.layers else ["the layer report"]
+                    if missing and self.config.isolation == "strict":
+                        outcome = Result.failed(program.id, "crash", f"sandbox incomplete: {missing[0]}", seconds)
+                        break
+                else:
+                    outcome = parse_trace(program.id, message, seconds)
+                    break
+            if outcome is None and job.reader.closed:
+                outcome = Result.failed(program.id, "crash", "the trace sandbox died without a reply (it "
+                                        "crashed, exited or was killed)", seconds)
+        except frames.FrameError as err:
+            outcome = Result.failed(program.id, "crash", f"the trace sandbox sent garbage: {err}", seconds)
+        if outcome is None and seconds >= self.config.trace_timeout_s:
+            outcome = Result.failed(program.id, "timeout", f"tracing took over {self.config.trace_timeout_s:.0f} s; "
+                                    "the sandbox was killed", seconds)
+        if outcome is None:
+            return
+        self.traces.remove((program, job))
+        assert self.ev.sandbox is not None
+        self.ev.sandbox.kill(job)
+        if isinstance(outcome, Result):
+            self.finish(outcome)
+        else:
+            self.to_train.append((program, outcome, seconds))
+
+    def _collect_training(self, index: int, w: _Worker) -> None:
+        assert w.job is not None
+        program, started = w.job
+        seconds = time.monotonic() - started
+        try:
+            replies = w.reader.read()
+        except frames.FrameError as err:
+            replies, w.reader.closed = [], True
+            self.finish(Result.failed(program.id, "crash", f"the train worker sent garbage: {err}", seconds))
+            w.job = None
+            self.ev._replace(index)
+            return
+        if replies:
+            w.job = None
+            self.finish(self._training_result(program, replies[0], seconds))
+            return
+        if not w.reader.closed and seconds < self.config.timeout_s:
+            return
+        w.job = None
+        self.finish(Result(program.id, failure=_death_failure(w, seconds, self.config.timeout_s), seconds=seconds))
+        self.ev._replace(index)
+
+    def _training_result(self, program: Program, reply: Any, seconds: float) -> Result:
+        if isinstance(reply, dict) and reply.get("duplicate") is True and reply.get("id") == program.id:
+            computation = str(reply.get("computation"))
+            original = self.ev.trained.get((computation, self._seeds_key()), "?")
+            return Result.failed(program.id, "duplicate", f"computes the same as program {original}", seconds)
+        result = Result.from_worker(program.id, reply, seconds)
+        if result.computation is not None and result.failure is None:
+            self.ev.trained[(result.computation, self._seeds_key())] = program.id
+        return result
+
+
+def _death_failure(w: _Worker, seconds: float, timeout_s: float) -> Failure:
+    if w.alive() and seconds >= timeout_s:
+        return Failure("timeout", f"no result within {timeout_s:.0f} s; worker killed")
+    try:
         w.process.wait(5)
-        tail = w.log_tail()
-        kind = "oom" if mentions_oom(tail) else "crash"
-        return Failure(kind, f"worker died (exit code {w.process.returncode}): {tail[-300:]}".strip())
+    except subprocess.TimeoutExpired:
+        pass
+    tail = w.log_tail()
+    kind = "oom" if mentions_oom(tail) else "crash"
+    return Failure(kind, clean_message(f"worker died (exit code {w.process.returncode}): {tail[-300:]}"))

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 from evojax_nas.programs.program import FAILURE_KINDS, Failure, with_failure
 
 MAX_MESSAGE_CHARS = 2_000
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 # Text by which an error message or a dead worker's log shows that memory ran out.
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "bad_alloc", "MemoryError")
+
+
+def clean_message(text: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """An attacker-controlled message made safe for the journal, terminals and prompts: one line, no
+    control or bidirectional characters, at most `limit` characters."""
+    return CONTROL_CHARS.sub(" ", str(text)).strip()[:limit]
 
 
 def mentions_oom(text: str) -> bool:
@@ -26,6 +34,7 @@ class Result:
     metrics: dict[str, Any] | None = None
     failure: Failure | None = None
     seconds: float = 0.0
+    computation: str | None = None  # hash of the exported program: equal computations are trained once
 
     @property
     def ok(self) -> bool:
@@ -42,21 +51,48 @@ class Result:
         return cls(**with_failure(data))
 
     @classmethod
+    def failed(cls, program_id: str, kind: str, message: Any, seconds: float = 0.0) -> Result:
+        """A failure whose message may come from an untrusted process (cleaned here)."""
+        kind = kind if kind in FAILURE_KINDS else "crash"
+        return cls(program_id, failure=Failure(kind, clean_message(message)), seconds=seconds)
+
+    @classmethod
     def from_worker(cls, program_id: str, message: Any, seconds: float) -> Result:
-        """Validate a message from an (untrusted) worker; anything malformed becomes a crash."""
+        """Validate a train worker's reply against its schema; anything malformed becomes a crash."""
         if not isinstance(message, dict) or message.get("id") != program_id:
-            return cls(program_id, failure=Failure("crash", "worker sent a malformed reply"), seconds=seconds)
+            return cls.failed(program_id, "crash", "worker sent a malformed reply", seconds)
+        computation = message.get("computation")
+        if not (isinstance(computation, str) and re.fullmatch(r"[0-9a-f]{16}", computation)):
+            computation = None
         failure = message.get("failure")
         if isinstance(failure, dict):
-            kind = failure.get("kind") if failure.get("kind") in FAILURE_KINDS else "crash"
-            text = str(failure.get("message", ""))[:MAX_MESSAGE_CHARS]
-            return cls(program_id, failure=Failure(kind, text), seconds=seconds)
+            result = cls.failed(program_id, str(failure.get("kind")), failure.get("message", ""), seconds)
+            result.computation = computation
+            return result
         metrics = message.get("metrics")
-        if not isinstance(metrics, dict) or not _finite_numbers(metrics.get("val_accuracy_mean"),
-                                                                 metrics.get("params")):
-            return cls(program_id, failure=Failure("crash", "worker sent no usable metrics"), seconds=seconds)
-        return cls(program_id, metrics=metrics, seconds=seconds)
+        problem = _metrics_problem(metrics)
+        if problem:
+            return cls.failed(program_id, "crash", f"worker sent unusable metrics: {problem}", seconds)
+        return cls(program_id, metrics=metrics, seconds=seconds, computation=computation)
 
 
-def _finite_numbers(*values: Any) -> bool:
-    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+# Ranges of the metrics a reply must carry: accuracies are fractions, sizes positive.
+METRIC_RANGES = {"val_accuracy_mean": (0.0, 1.0), "test_accuracy_mean": (0.0, 1.0), "params": (1, 1e12),
+                 "flops": (0.0, 1e18)}
+
+
+def _metrics_problem(metrics: Any) -> str | None:
+    if not isinstance(metrics, dict):
+        return "no metrics"
+    for name, (low, high) in METRIC_RANGES.items():
+        value = metrics.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not (
+                math.isfinite(value) or name == "flops") or (math.isfinite(value) and not low <= value <= high):
+            return f"{name}={str(value)[:30]} outside [{low}, {high}]"
+    for name in ("val_accuracy", "test_accuracy", "final_loss"):
+        values = metrics.get(name)
+        if not isinstance(values, list) or not values or not all(isinstance(v, int | float) for v in values):
+            return f"{name} is not a list of numbers"
+    if not all(0.0 <= v <= 1.0 for v in metrics["val_accuracy"] + metrics["test_accuracy"]):
+        return "a per-seed accuracy outside [0, 1]"
+    return None

@@ -1,97 +1,97 @@
-"""The evaluation worker: a separate process that loads untrusted programs and trains them.
+"""The train worker: a trusted process that trains exported programs. It never imports candidate code:
+what it receives is serialised StableHLO from the trace sandbox, checked (train/exported.py) before it
+is compiled, and every compiled program is held to a memory budget before it runs.
 
-It limits its own address space, file sizes and core dumps, leaves the network namespace where the
-kernel lets it, and answers the parent with JSON only (the parent never unpickles worker output)."""
+It dies with the evaluator (parent-death signal), limits its own address space, and answers in JSON
+frames; the evaluator keeps the deadline and kills the whole process group if it is missed."""
 
 from __future__ import annotations
 
-import ctypes
-import json
+import base64
+import binascii
 import os
 import resource
-import signal
+import socket
 import sys
-import tempfile
-from multiprocessing.connection import Connection
 from typing import Any
 
+from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import mentions_oom
 
-CLONE_NEWNET = 0x40000000
+MAX_REQUEST_BYTES = 256 << 20
 
 
 def _confine(memory_bytes: int, log_path: str) -> None:
-    """Apply the process limits and send stdout/stderr to the log file."""
+    """Limit the address space and core dumps, send stdout/stderr to the log file, work in its folder
+    (the evaluator's, removed when it closes)."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing us
-    try:  # no network for candidate code, where the kernel allows a private namespace
-        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
-    except (OSError, AttributeError):
-        pass
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    os.chdir(tempfile.mkdtemp(prefix="evonas-worker-"))
+    os.chdir(os.path.dirname(log_path))
 
 
 def classify(err: BaseException) -> str:
-    """Failure kind of an exception raised while loading or training a candidate."""
+    """Failure kind of an exception raised while checking or training an exported program."""
     text = f"{type(err).__name__}: {err}"
     if isinstance(err, MemoryError) or mentions_oom(text):
         return "oom"
-    if isinstance(err, RecursionError):
-        return "crash"
-    return getattr(err, "kind", None) or getattr(getattr(err, "failure", None), "kind", None) or "crash"
+    return getattr(err, "kind", None) or "crash"
 
 
-def evaluate_one(trainer: Any, request: dict[str, Any]) -> dict[str, Any]:
-    """Load and train one program; return the reply (metrics or failure) as plain data."""
-    import flax.linen as nn
+def train_one(trainer: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """Check and train one exported program; the reply (hash and metrics, duplicate, or failure)."""
+    from evojax_nas.train.exported import ExportedNetwork
 
-    from evojax_nas.programs.loader import LoadError, load_class
-    from evojax_nas.train import TrainingError
-
+    reply: dict[str, Any] = {"id": request["id"]}
     try:
-        model_cls = load_class(request["source"], trainer.task.class_name, base=nn.Module)
-        result = trainer.train(model_cls, seeds=request.get("seeds"))
-        return {"id": request["id"], "metrics": result.metrics()}
-    except BaseException as err:  # noqa: BLE001 (candidate code: every error is data)
-        if isinstance(err, KeyboardInterrupt | SystemExit):
-            message = f"program raised {type(err).__name__}"
-            return {"id": request["id"], "failure": {"kind": "crash", "message": message}}
-        if isinstance(err, LoadError):
-            message = err.failure.message
-        else:
-            message = str(err) if isinstance(err, TrainingError) else f"{type(err).__name__}: {err}"
-        return {"id": request["id"], "failure": {"kind": classify(err), "message": message[:2000]}}
+        blobs = {str(k): base64.b64decode(v, validate=True) for k, v in dict(request["programs"]).items()}
+        network = ExportedNetwork.from_bytes(blobs)
+        reply["computation"] = network.id
+        if network.id in request.get("known", ()):
+            return {**reply, "duplicate": True}
+        return {**reply, "metrics": trainer.train(network, seeds=request.get("seeds")).metrics()}
+    except (binascii.Error, TypeError, ValueError) as err:
+        return {**reply, "failure": {"kind": "interface", "message": f"malformed programs: {err}"[:2000]}}
+    except Exception as err:  # noqa: BLE001 (untrusted data: every error is a failure)
+        return {**reply, "failure": {"kind": classify(err), "message": f"{type(err).__name__}: {err}"[:2000]}}
 
 
-def main(fd: int) -> None:
-    """Worker entry point: read the setup, confine, build the task and trainer, serve until EOF."""
-    conn = Connection(fd)
-    setup = json.loads(conn.recv_bytes())
+def main(fd: int, parent: int) -> None:
+    """Entry point: die with the evaluator, read the setup, build the trainer, serve until EOF."""
+    isolation.die_with_parent()
+    if os.getppid() != parent:
+        os._exit(1)
+    sock = socket.socket(fileno=fd)
+    setup = frames.recv(sock, MAX_REQUEST_BYTES)
     _confine(setup["memory_bytes"], setup["log_path"])
     if setup.get("visible_device") is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(setup["visible_device"])
+    from pathlib import Path
+
+    import jax
     import ml_collections
 
     from evojax_nas.tasks import get_task
     from evojax_nas.train import Trainer
+    from evojax_nas.train.strategy import StrategyCache
 
+    cache = StrategyCache(Path(setup["strategy_cache"])) if setup.get("strategy_cache") else None
     trainer = Trainer(get_task(setup["task"], **setup["task_kwargs"]),
-                      ml_collections.ConfigDict(setup["train_config"]))
-    conn.send_bytes(json.dumps({"ready": True}).encode())
+                      ml_collections.ConfigDict(setup["train_config"]), strategy_cache=cache,
+                      memory_budget_bytes=setup.get("program_memory_bytes"))
+    frames.send(sock, {"ready": True, "platform": jax.default_backend(),
+                       "input_shape": list(trainer.task.input_shape)})
     while True:
         try:
-            request = json.loads(conn.recv_bytes())
+            request = frames.recv(sock, MAX_REQUEST_BYTES)
         except EOFError:
             return
-        reply = evaluate_one(trainer, request)
+        reply = train_one(trainer, request)
         sys.stdout.flush()
-        conn.send_bytes(json.dumps(reply, default=float).encode())
+        frames.send(sock, reply)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), int(sys.argv[2]))

@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-FailureKind = Literal["syntax", "forbidden", "interface", "shape", "nan", "timeout", "oom", "crash"]
+FailureKind = Literal["syntax", "forbidden", "interface", "shape", "nan", "timeout", "oom", "crash", "duplicate"]
 FAILURE_KINDS: tuple[str, ...] = FailureKind.__args__
 
 

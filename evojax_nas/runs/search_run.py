@@ -135,7 +135,9 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     checkpoints = SearchCheckpoints(workdir / "checkpoints")
     metrics = RunMetrics(workdir)
     journal = RunJournal(workdir)
-    with Evaluator(EvaluatorConfig.from_config(config)) as evaluator:
+    evaluation = EvaluatorConfig.from_config(config)
+    evaluation.strategy_cache = str(workdir / "strategies.json")  # pinned: a resume trains as the run began
+    with Evaluator(evaluation) as evaluator:
         search = EvoPrompting(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy,
                               screen_seeds=config.train.num_seeds, train_seed=config.train.seed)
         restored = checkpoints.restore(lm.state_tree() if tunable else None)

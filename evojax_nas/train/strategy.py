@@ -75,30 +75,11 @@ def choose_strategy(make_runner: Callable[[Strategy], Runner], carry: Any, sched
     return Strategy.parse(fastest), runners[fastest], timings
 
 
-HEAVY_PRIMITIVES = ("conv_general_dilated", "dot_general", "scan", "while", "reduce_window",
-                    "select_and_scatter_add", "cumsum", "sort", "fft")
-
-
-def _primitives(jaxpr: Any) -> set[str]:
-    names: set[str] = set()
-    for eqn in jaxpr.eqns:
-        names.add(eqn.primitive.name)
-        for param in eqn.params.values():
-            for sub in param if isinstance(param, list | tuple) else (param,):
-                inner = getattr(sub, "jaxpr", None)
-                if inner is not None:
-                    names |= _primitives(getattr(inner, "jaxpr", inner))
-    return names
-
-
-def workload_key(forward: Callable[..., Any], args: tuple, num_seeds: int, batch_size: int,
-                 num_params: int) -> str:
-    """Key of what decides the fastest strategy: backend, the heavy primitives of the forward pass,
-    seeds, batch and the parameter count's order of magnitude (powers of 4)."""
-    prims = _primitives(jax.make_jaxpr(forward)(*args).jaxpr)
-    heavy = sorted(p for p in prims if any(p.startswith(h) for h in HEAVY_PRIMITIVES))
+def workload_key(workload: str, num_seeds: int, batch_size: int, num_params: int) -> str:
+    """Key of what decides the fastest strategy: backend, the heavy ops of the program (ExportedNetwork
+    .workload()), seeds, batch and the parameter count's order of magnitude (powers of 4)."""
     size = max(num_params, 1).bit_length() // 2
-    return f"{jax.default_backend()}|{'+'.join(heavy)}|S{num_seeds}|B{batch_size}|P4^{size}"
+    return f"{jax.default_backend()}|{workload}|S{num_seeds}|B{batch_size}|P4^{size}"
 
 
 class StrategyCache:

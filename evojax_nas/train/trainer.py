@@ -1,4 +1,6 @@
-"""Train one program for S seeds at once: vmapped init, device-resident data, optax, chosen loop strategy."""
+"""Train one exported program for S seeds at once: device-resident data, optax, the chosen loop strategy.
+
+Trusted code only: the network is an ExportedNetwork (StableHLO from the trace stage), never a module."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -17,15 +18,16 @@ import optax
 from evojax_nas.paths import cache_dir
 from evojax_nas.tasks.base import ClassificationTask
 from evojax_nas.train.cost import count_params, forward_flops
+from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.strategy import Strategy, StrategyCache, choose_strategy, workload_key
 
-Carry = tuple[Any, Any, Any, jax.Array, jax.Array]  # params, state, opt_state, rng key, step
+Carry = tuple[Any, Any, Any, jax.Array, jax.Array]  # params, state, opt_state, rng keys, step; a leading seed axis
 # Init and evaluation run once per program: compiling them fast beats running them fast (3x on CPU).
 RUN_ONCE = {"xla_backend_optimization_level": 0}
 
 
 class TrainingError(Exception):
-    """A program that loads but cannot be trained: kind is one of shape, nan, crash."""
+    """A program that cannot be trained: kind is one of shape, nan, oom, crash."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -87,14 +89,22 @@ class TrainResult:
         return out
 
 
+def _per_seed_keys(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Split each seed's key: (next keys, this step's dropout keys)."""
+    pairs = jax.vmap(jax.random.split)(keys)
+    return pairs[:, 0], pairs[:, 1]
+
+
 class Trainer:
-    """Trains candidate Flax modules on one task; the data stays on the device between programs."""
+    """Trains exported candidates on one task; the data stays on the device between programs.
+    Every program it compiles is first checked against memory_budget_bytes (XLA's memory analysis)."""
 
     def __init__(self, task: ClassificationTask, config: ml_collections.ConfigDict | None = None,
-                 strategy_cache: StrategyCache | None = None):
+                 strategy_cache: StrategyCache | None = None, memory_budget_bytes: int | None = None):
         self.task = task
         self.config = config or default_config()
         self.tx = make_optimizer(self.config)
+        self.memory_budget_bytes = memory_budget_bytes
         self.x_train, self.y_train = jnp.asarray(task.x_train), jnp.asarray(task.y_train)
         self.x_val, self.y_val = jnp.asarray(task.x_val), jnp.asarray(task.y_val)
         self.x_test, self.y_test = jnp.asarray(task.x_test), jnp.asarray(task.y_test)
@@ -103,84 +113,103 @@ class Trainer:
 
     # -- pieces -------------------------------------------------------------------------------------
 
-    def check_output(self, model: nn.Module) -> None:
-        """Raise TrainingError unless the model maps a batch to (batch, num_classes) logits."""
-        x = jnp.zeros((2, *self.task.input_shape), jnp.float32)
+    def compile(self, fn: Callable[..., Any], *args: Any, donate: tuple[int, ...] = (),
+                options: dict[str, Any] | None = None, static: tuple[int, ...] = ()) -> Any:
+        """Lower and compile fn for args; raise TrainingError('oom') if XLA's memory analysis of the
+        compiled program exceeds the budget, before it ever runs."""
+        compiled = jax.jit(fn, donate_argnums=donate, static_argnums=static, compiler_options=options
+                           ).lower(*args).compile()
+        if self.memory_budget_bytes is not None:
+            m = compiled.memory_analysis()
+            need = (m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+                    + m.temp_size_in_bytes) if m is not None else 0
+            if need > self.memory_budget_bytes:
+                raise TrainingError("oom", f"the compiled program needs {need / 2**30:.2f} GiB, over the "
+                                           f"budget of {self.memory_budget_bytes / 2**30:.2f} GiB")
+        return compiled
+
+    def check_output(self, network: ExportedNetwork) -> None:
+        """Raise TrainingError unless both programs map a batch to (seeds, batch, num_classes) logits and
+        the network has parameters."""
+        s = min(network.programs)
+        keys = jax.ShapeDtypeStruct((s, 2), jnp.uint32)
+        b_train, b_eval = network.fixed_batch("train") or 2, network.fixed_batch("eval") or 2
         try:
-            variables = jax.eval_shape(lambda k: model.init({"params": k, "dropout": k}, x, train=False),
-                                       jax.random.key(0))
-            out = jax.eval_shape(
-                lambda v: model.apply(v, x, train=True, rngs={"dropout": jax.random.key(0)},
-                                      mutable=[c for c in v if c != "params"])[0], variables)
-        except Exception as err:  # noqa: BLE001 (untrusted module: errors are data)
-            raise TrainingError(_classify(err), f"tracing the model raised {type(err).__name__}: {err}"
-                                ) from err
-        want = (2, self.task.num_classes)
-        if not hasattr(out, "shape") or tuple(out.shape) != want:
-            got = getattr(out, "shape", type(out).__name__)
-            raise TrainingError("shape", f"model output is {got}, expected {want} for a batch of 2")
-        if "params" not in variables:
+            params, state = jax.eval_shape(network.init, keys, keys)
+            train_out = jax.eval_shape(network.apply_train, params, state, jax.ShapeDtypeStruct(
+                (s, b_train, *self.task.input_shape), jnp.float32), keys)[0]
+            eval_out = jax.eval_shape(network.apply_eval, params, state, jax.ShapeDtypeStruct(
+                (b_eval, *self.task.input_shape), jnp.float32))
+        except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
+            raise TrainingError(_classify(err), f"the exported program does not fit the task: "
+                                                f"{type(err).__name__}: {err}") from err
+        for name, out, b in (("train", train_out, b_train), ("eval", eval_out, b_eval)):
+            want = (s, b, self.task.num_classes)
+            if not hasattr(out, "shape") or tuple(out.shape) != want:
+                got = tuple(out.shape[1:]) if hasattr(out, "shape") else type(out).__name__
+                raise TrainingError("shape", f"model output is {got} in {name} mode, expected {want[1:]} "
+                                             f"for a batch of {b}")
+        if not jax.tree.leaves(params):
             raise TrainingError("shape", "model has no trainable parameters")
 
-    def init_fn(self, model: nn.Module) -> Callable[[jax.Array], Carry]:
-        """Return key -> initial carry (params, state, opt_state, key, step) for one seed."""
-        x = jnp.zeros((1, *self.task.input_shape), jnp.float32)
+    def init_fn(self, network: ExportedNetwork) -> Callable[[jax.Array], Carry]:
+        """Return keys [S] -> initial carry (params, state, opt_state, keys, step), stacked over seeds."""
 
-        def init(key: jax.Array) -> Carry:
-            init_key, dropout_key, train_key = jax.random.split(key, 3)
-            variables = model.init({"params": init_key, "dropout": dropout_key}, x, train=False)
-            params = variables["params"]
-            state = {k: v for k, v in variables.items() if k != "params"}
-            return params, state, self.tx.init(params), train_key, jnp.zeros((), jnp.int32)
+        def init(keys: jax.Array) -> Carry:
+            split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
+            params, state = network.init(jax.random.key_data(split[:, 0]), jax.random.key_data(split[:, 1]))
+            steps = jnp.zeros(keys.shape, jnp.int32)
+            return params, state, jax.vmap(self.tx.init)(params), split[:, 2], steps
 
         return init
 
-    def step_fn(self, model: nn.Module) -> Callable[[Carry, jax.Array], tuple[Carry, jax.Array]]:
-        """Return one optimizer step for one seed: (carry, schedule) -> (carry, loss)."""
+    def step_fn(self, network: ExportedNetwork) -> Callable[[Carry, jax.Array], tuple[Carry, jax.Array]]:
+        """Return one optimizer step for every seed: (carry, schedules [S, steps, B]) -> (carry, losses [S])."""
         x_all, y_all, tx, loss = self.x_train, self.y_train, self.tx, self.task.loss
 
-        def step(carry: Carry, schedule: jax.Array) -> tuple[Carry, jax.Array]:
-            params, state, opt_state, key, t = carry
-            key, dropout_key = jax.random.split(key)
-            idx = jax.lax.dynamic_index_in_dim(schedule, t, keepdims=False)
+        def step(carry: Carry, schedules: jax.Array) -> tuple[Carry, jax.Array]:
+            params, state, opt_state, keys, t = carry
+            keys, dropout_keys = _per_seed_keys(keys)
+            idx = jax.vmap(lambda s, i: jax.lax.dynamic_index_in_dim(s, i, keepdims=False))(schedules, t)
             x, y = x_all[idx], y_all[idx]
 
             def loss_fn(p):
-                logits, new_state = model.apply({"params": p, **state}, x, train=True,
-                                                rngs={"dropout": dropout_key}, mutable=list(state))
-                return loss(logits, y), new_state
+                logits, new_state = network.apply_train(p, state, x, jax.random.key_data(dropout_keys))
+                per_seed = jax.vmap(loss)(logits, y)
+                return per_seed.sum(), (per_seed, new_state)  # seeds are independent: the sum's gradient is each one's
 
-            (value, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), dict(new_state), opt_state, key, t + 1), value
+            (_, (values, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            updates, opt_state = jax.vmap(tx.update)(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), new_state, opt_state, keys, t + 1), values
 
         return step
 
-    def accuracy_fn(self, model: nn.Module) -> Callable[[Any, Any, jax.Array, jax.Array], jax.Array]:
-        """Return (params, state, x, y) -> accuracy, evaluated in batches of eval_batch_size."""
+    def accuracy_fn(self, network: ExportedNetwork) -> Callable[[Any, Any, jax.Array, jax.Array], jax.Array]:
+        """Return (params, state, x, y) -> accuracy per seed, evaluated in batches of eval_batch_size."""
         size, metric = self.config.eval_batch_size, self.task.metric
 
         def accuracy(params, state, x, y):
             n = x.shape[0]
             pad = -n % size
             xb = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(-1, size, *x.shape[1:])
-            logits = jax.lax.map(lambda b: model.apply({"params": params, **state}, b, train=False), xb)
-            logits = logits.reshape(-1, logits.shape[-1])[:n]
-            return metric(logits, y)
+            logits = jax.lax.map(lambda b: network.apply_eval(params, state, b), xb)  # [batches, S, size, C]
+            logits = jnp.moveaxis(logits, 1, 0).reshape(logits.shape[1], -1, logits.shape[-1])[:, :n]
+            return jax.vmap(metric, in_axes=(0, None))(logits, y)
 
         return accuracy
 
     # -- running ------------------------------------------------------------------------------------
 
-    def runner(self, model: nn.Module, strategy: Strategy) -> Callable[[Carry, jax.Array, int], Carry]:
-        """Return (carry, schedules, num_steps) -> carry, the training loop compiled for the strategy."""
-        step = self.step_fn(model)
-        if strategy.seeds == "vmap":
-            step = jax.vmap(step)
-        chunk = self.config.scan_chunk
+    def runner(self, network: ExportedNetwork, strategy: Strategy, carry: Carry, schedules: jax.Array
+               ) -> Callable[[Carry, jax.Array, int], Carry]:
+        """Return (carry, schedules, num_steps) -> carry, the training loop compiled for the strategy and
+        for the shapes of (carry, schedules): all seeds in each call (vmap) or one seed after another."""
+        step, chunk = self.step_fn(network), self.config.scan_chunk
+        if strategy.seeds == "serial":
+            carry, schedules = jax.tree.map(lambda a: a[:1], carry), schedules[:1]
 
         if strategy.loop == "python":
-            jitted = jax.jit(lambda c, s: step(c, s)[0], donate_argnums=0)
+            jitted = self.compile(lambda c, s: step(c, s)[0], carry, schedules, donate=(0,))
 
             def run(carry: Carry, schedules: jax.Array, num_steps: int) -> Carry:
                 for _ in range(num_steps):
@@ -190,81 +219,92 @@ class Trainer:
             def scan_chunk(carry: Carry, schedules: jax.Array, length: int) -> Carry:
                 return jax.lax.scan(lambda c, _: (step(c, schedules)[0], None), carry, None, length=length)[0]
 
-            jitted = jax.jit(scan_chunk, static_argnums=2, donate_argnums=0)
+            compiled: dict[int, Any] = {}
+
+            def chunk_of(length: int) -> Any:
+                if length not in compiled:
+                    compiled[length] = self.compile(scan_chunk, carry, schedules, length, donate=(0,), static=(2,))
+                return compiled[length]
+
+            chunk_of(chunk)
 
             def run(carry: Carry, schedules: jax.Array, num_steps: int) -> Carry:
                 full, rest = divmod(num_steps, chunk)
                 for _ in range(full):
-                    carry = jitted(carry, schedules, chunk)
-                return jitted(carry, schedules, rest) if rest else carry
+                    carry = chunk_of(chunk)(carry, schedules)
+                return chunk_of(rest)(carry, schedules) if rest else carry
 
         if strategy.seeds == "vmap":
             return run
 
         def run_serial(carry: Carry, schedules: jax.Array, num_steps: int) -> Carry:
-            per_seed = [run(jax.tree.map(lambda a, i=i: a[i], carry), schedules[i], num_steps)
+            per_seed = [run(jax.tree.map(lambda a, i=i: a[i:i + 1], carry), schedules[i:i + 1], num_steps)
                         for i in range(schedules.shape[0])]
-            return jax.tree.map(lambda *a: jnp.stack(a), *per_seed)
+            return jax.tree.map(lambda *a: jnp.concatenate(a), *per_seed)
 
         return run_serial
 
-    def evaluate_fn(self, model: nn.Module) -> Callable[[Any, Any], tuple[jax.Array, ...]]:
-        """Return jitted (params, state) -> (val accuracy, test accuracy, train loss), vmapped over seeds."""
-        accuracy = self.accuracy_fn(model)
+    def evaluate_fn(self, network: ExportedNetwork, params: Any, state: Any) -> Callable[[Any, Any], tuple]:
+        """Return compiled (params, state) -> (val accuracy, test accuracy, train loss), each per seed."""
+        accuracy = self.accuracy_fn(network)
         x, y = self.x_train[: self.config.eval_batch_size], self.y_train[: self.config.eval_batch_size]
 
         def evaluate(params, state):
-            loss = self.task.loss(model.apply({"params": params, **state}, x, train=False), y)
+            logits = network.apply_eval(params, state, x)
             return (accuracy(params, state, self.x_val, self.y_val),
-                    accuracy(params, state, self.x_test, self.y_test), loss)
+                    accuracy(params, state, self.x_test, self.y_test),
+                    jax.vmap(self.task.loss, in_axes=(0, None))(logits, y))
 
-        return jax.jit(jax.vmap(evaluate), compiler_options=RUN_ONCE)
+        return self.compile(evaluate, params, state, options=RUN_ONCE)
 
-    def pick_runner(self, model: nn.Module, carry0: Carry, schedules: jax.Array,
+    def flops(self, network: ExportedNetwork, params: Any, state: Any) -> float:
+        """FLOPs of one example's inference forward pass, from XLA's cost analysis of the program with the
+        fewest seeds (one, unless only more were exported), per seed and example."""
+        n, s = network.fixed_batch("eval") or 1, min(network.programs)
+        few = jax.tree.map(lambda a: a[:s], (params, state))
+        x = jnp.zeros((n, *self.task.input_shape), jnp.float32)
+        return forward_flops(self.compile(network.apply_eval, *few, x)) / (n * s)
+
+    def pick_runner(self, network: ExportedNetwork, carry0: Carry, schedules: jax.Array,
                     strategy: str) -> tuple[Strategy, Callable[[Carry, jax.Array, int], Carry]]:
         """Return the strategy (forced, cached for this workload, or measured now) and its runner."""
         forced = Strategy.parse(strategy)
         if forced is not None:
-            return forced, self.runner(model, forced)
-        params, state = (jax.tree.map(lambda a: a[0], part) for part in carry0[:2])
-        x = jnp.zeros((self.config.batch_size, *self.task.input_shape), jnp.float32)
-        key = workload_key(lambda p, s, x: model.apply({"params": p, **s}, x, train=False),
-                           (params, state, x), schedules.shape[0], self.config.batch_size,
-                           count_params(params))
+            return forced, self.runner(network, forced, carry0, schedules)
+        num_seeds = schedules.shape[0]
+        key = workload_key(network.workload(), num_seeds, self.config.batch_size,
+                           count_params(jax.tree.map(lambda a: a[0], carry0[0])))
         cached = self.strategy_cache.get(key)
         if cached is not None:
-            return cached, self.runner(model, cached)
-        chosen, run, timings = choose_strategy(lambda s: self.runner(model, s), carry0, schedules,
-                                               schedules.shape[0], probe_steps=max(1, self.config.scan_chunk // 2))
+            return cached, self.runner(network, cached, carry0, schedules)
+        chosen, run, timings = choose_strategy(lambda s: self.runner(network, s, carry0, schedules), carry0,
+                                               schedules, num_seeds, probe_steps=max(1, self.config.scan_chunk // 2))
         self.strategy_cache.put(key, chosen, timings)
         return chosen, run
 
-    def train(self, model_cls: type[nn.Module], seeds: Sequence[int] | None = None,
+    def train(self, network: ExportedNetwork, seeds: Sequence[int] | None = None,
               strategy: str | None = None) -> TrainResult:
-        """Train model_cls() for each seed; return per-seed validation/test accuracy, size and FLOPs.
-        Raises TrainingError (kind shape, nan or crash) for a program that cannot be trained."""
+        """Train the exported network for each seed; return per-seed validation/test accuracy, size and
+        FLOPs. Raises TrainingError (kind shape, nan, oom or crash) for a program that cannot be trained."""
         cfg = self.config
         seeds = list(seeds) if seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
-        try:
-            model = model_cls()
-        except Exception as err:  # noqa: BLE001 (untrusted module: errors are data)
-            raise TrainingError("crash", f"{type(err).__name__} constructing the model: {err}") from err
-        self.check_output(model)
+        self.check_output(network)
         n = self.x_train.shape[0]
         schedules = jnp.asarray(np.stack([batch_schedule(s, n, cfg.batch_size, cfg.num_steps)
                                           for s in seeds]))
         try:
             t0 = time.perf_counter()
-            init = jax.jit(jax.vmap(self.init_fn(model)), compiler_options=RUN_ONCE)
-            carry0 = init(jnp.stack([jax.random.key(s) for s in seeds]))
-            params_one, state_one = (jax.tree.map(lambda a: a[0], part) for part in carry0[:2])
-            chosen, run = self.pick_runner(model, carry0, schedules, strategy or cfg.strategy)
+            keys = jnp.stack([jax.random.key(s) for s in seeds])
+            carry0 = self.compile(self.init_fn(network), keys, options=RUN_ONCE)(keys)
+            chosen, run = self.pick_runner(network, carry0, schedules, strategy or cfg.strategy)
             t1 = time.perf_counter()
             params, state, _, _, _ = jax.block_until_ready(run(carry0, schedules, cfg.num_steps))
             t2 = time.perf_counter()
-            val, test, loss = (np.asarray(a) for a in self.evaluate_fn(model)(params, state))
-            flops = forward_flops(model, params_one, state_one, self.task.input_shape)
-        except Exception as err:  # noqa: BLE001 (untrusted module: errors are data)
+            val, test, loss = (np.asarray(a) for a in self.evaluate_fn(network, params, state)(params, state))
+            flops = self.flops(network, params, state)
+        except TrainingError:
+            raise
+        except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
             raise TrainingError(_classify(err), f"training raised {type(err).__name__}: {err}") from err
         finite = np.isfinite(loss) & np.all(
             [np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
@@ -274,6 +314,6 @@ class Trainer:
                                        f"{len(seeds)} seeds")
         return TrainResult(
             val_accuracy=val.tolist(), test_accuracy=test.tolist(), final_loss=loss.tolist(),
-            params=count_params(params_one), flops=flops, strategy=str(chosen),
+            params=count_params(jax.tree.map(lambda a: a[0], params)), flops=flops, strategy=str(chosen),
             train_seconds=t2 - t1, compile_seconds=t1 - t0,
         )

@@ -1,0 +1,98 @@
+"""Wall time of evaluation, two-stage (trace in an OS sandbox, train the exported programs) against the
+single-stage evaluator it replaced, side by side in one run.
+
+The workload: the 4 MNIST-1D seeds and 16 children logged by a search (benchmarks/lm_children/: 11 that
+trained, 5 that failed in the worker), 500 steps, one seed, one worker. The baseline is a `git worktree`
+of the commit before the change, run with this venv's Python (its PYTHONPATH shadows the editable
+install), so both sides share every dependency. Each side runs in its own process with its own empty
+cache, sides alternating when --repeats > 1.
+
+    .venv/bin/python benchmarks/eval_two_stage.py [--baseline bd8ab70] [--steps 500] [--repeats 1]
+
+Target (issue "Evaluation that holds against hostile code"): the two-stage wall time at most 1.25x."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "bd8ab70"  # the last commit before the two-stage evaluator
+PROGRAMS = sorted((ROOT / "seeds" / "mnist1d").glob("*.py")) + sorted(
+    (ROOT / "benchmarks" / "lm_children").glob("*.py"))
+
+SIDE = textwrap.dedent('''
+    import json, sys, time
+    t0 = time.perf_counter()
+    from evojax_nas.evaluate import Evaluator, EvaluatorConfig
+    from evojax_nas.programs import Program
+    from evojax_nas.train import default_config
+    train = default_config()
+    train.num_steps, train.strategy = int(sys.argv[1]), sys.argv[2]
+    programs = [Program.from_file(p) for p in sys.argv[3:]]
+    config = EvaluatorConfig(train_config=train.to_dict(), timeout_s=600.0, memory_bytes=6 << 30)
+    with Evaluator(config) as evaluator:
+        results = evaluator.evaluate(programs)
+    wall = time.perf_counter() - t0
+    print(json.dumps({"wall": wall, "results": [r.to_dict() for r in results]}))
+''')
+
+
+def run_side(tree: Path, steps: int, strategy: str) -> dict:
+    """Evaluate the workload with the evaluator of `tree`; its wall time and results."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "EVOJAX_NAS_CACHE": tempfile.mkdtemp(prefix="evonas-bench-")}
+    out = subprocess.run([sys.executable, "-c", SIDE, str(steps), strategy, *map(str, PROGRAMS)], cwd=tree,
+                         env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{tree}: evaluation failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def worktree(ref: str) -> Path:
+    """A detached worktree of `ref` in a temporary folder."""
+    path = Path(tempfile.mkdtemp(prefix="evonas-baseline-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(path), ref], check=True,
+                   capture_output=True)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE, help="commit of the single-stage evaluator")
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--strategy", default="python-vmap", help="the same forced strategy on both sides")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    base = worktree(args.baseline)
+    try:
+        walls: dict[str, list[float]] = {"single-stage": [], "two-stage": []}
+        last: dict[str, dict] = {}
+        for _ in range(args.repeats):
+            for side, tree in (("single-stage", base), ("two-stage", ROOT)):
+                last[side] = run_side(tree, args.steps, args.strategy)
+                walls[side].append(last[side]["wall"])
+                print(f"{side}: {last[side]['wall']:.1f} s", flush=True)
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
+    print(f"\n{len(PROGRAMS)} programs, {args.steps} steps, strategy {args.strategy}, baseline {args.baseline}")
+    print(f"{'program':28} {'single-stage':>22} {'two-stage':>22}")
+    for path, a, b in zip(PROGRAMS, last["single-stage"]["results"], last["two-stage"]["results"], strict=True):
+        def show(r: dict) -> str:
+            if r["failure"]:
+                return f"{r['failure']['kind']} {r['seconds']:6.1f} s"
+            return f"{r['metrics']['val_accuracy_mean']:.3f} {r['metrics']['params']:7d} {r['seconds']:5.1f} s"
+        print(f"{path.stem[:28]:28} {show(a):>22} {show(b):>22}")
+    best = {side: min(w) for side, w in walls.items()}
+    ratio = best["two-stage"] / best["single-stage"]
+    print(f"\nwall time (best of {args.repeats}): single-stage {best['single-stage']:.1f} s, two-stage "
+          f"{best['two-stage']:.1f} s, ratio {ratio:.2f}x (target <= 1.25x)")
+
+
+if __name__ == "__main__":
+    main()

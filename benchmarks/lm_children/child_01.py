@@ -1,0 +1,21 @@
+# logged LM child 07d84544f8f3418f (search_quality run, 1000 steps): ok, 274762 params, val 0.884
+import functools
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+class Model(nn.Module):
+    widths: tuple = (224, 128)
+
+    @nn.compact
+    def __call__(self, x, train: bool=False):
+        x = x[..., None]
+        x = nn.relu(nn.Conv(self.widths[0], (5,), strides=2, padding=1)(x))
+        x = nn.relu(nn.Conv(self.widths[1], (3,), strides=2, padding=1)(x))
+        x = nn.relu(nn.Conv(self.widths[1], (3,), strides=2, padding=1)(x))
+        x = nn.relu(nn.Conv(self.widths[1], (2,), strides=1, padding=0)(x))
+        x = nn.relu(nn.Conv(self.widths[1], (2,), strides=1, padding=0)(x))
+        x = nn.relu(nn.Conv(self.widths[1], (2,), strides=1, padding=1)(x))
+        x = nn.relu(nn.Conv(self.widths[1], (2,), strides=1, padding=1)(x))
+        x = x.reshape((x.shape[0], -1))
+        return nn.Dense(10)(x.reshape(x.shape[0], -1))

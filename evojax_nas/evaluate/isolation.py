@@ -1,0 +1,162 @@
+"""The OS layers around the trace sandbox, each applied by a small function that raises OSError when the
+kernel refuses it. `apply_inside` applies them in order and reports each one, so the sandbox can fail
+closed: a missing layer is named once and, unless isolation is "degraded", nothing runs.
+
+Layers (all without root or system packages; they hold when the search runs as root):
+- namespaces: new user, mount, pid, network and IPC namespaces. Inside a user namespace even root has no
+  capability over the host: it cannot setns back, signal or ptrace the search, or reach its network;
+- disk: a size-limited tmpfs over the sandbox's work directory (total disk, not only per file);
+- limits: address space, file size, open files, processes/threads, CPU time, no core dumps;
+- no_new_privs and a parent-death signal, so no sandbox outlives the search;
+- landlock: read only the Python installation and system libraries, write only the work directory, no
+  TCP, signals and abstract sockets scoped to the sandbox;
+- seccomp: no exec, no fork, no sockets, no ptrace, no namespace or mount changes (evaluate/seccomp.py).
+The environment is built from ENV_ALLOWED alone, with HOME and TMPDIR set to the work directory."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import errno
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+
+from evojax_nas.evaluate import landlock, seccomp
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
+    0x00020000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+LAYERS = ("namespaces", "disk", "limits", "no_new_privs", "landlock", "seccomp")
+ISOLATION_MODES = ("strict", "degraded")
+ENV_ALLOWED = ("LANG", "LC_ALL", "PYTHONPATH")
+SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/proc",
+               "/sys/devices/system/cpu", "/sys/fs/cgroup", "/dev/urandom", "/dev/random", "/dev/zero")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox."""
+
+    memory_bytes: int = 4 << 30
+    disk_bytes: int = 64 << 20
+    cpu_seconds: int = 240
+    open_files: int = 256
+    threads: int = 256
+
+
+def clean_env(home: str) -> dict[str, str]:
+    """The sandbox's environment: allow-listed variables only, HOME/TMPDIR in its work directory, CPU-only
+    JAX (the trace stage lowers for the train platform without touching an accelerator), one BLAS thread
+    (a process that forks must be single-threaded)."""
+    env = {k: os.environ[k] for k in ENV_ALLOWED if k in os.environ}
+    env.update(HOME=home, TMPDIR=home, JAX_PLATFORMS="cpu", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               PATH="/nonexistent", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def _is_ancestor_or_same(path: Path, other: Path) -> bool:
+    return path == other or path in other.parents
+
+
+def readable_paths() -> list[str]:
+    """What a sandbox may read: the interpreter, its libraries, this package, and system libraries. Never
+    the user's home itself (only what lies in it that Python needs) nor the root directory."""
+    import evojax_nas
+
+    home = Path(os.path.expanduser("~")).resolve()
+    candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+                  str(Path(evojax_nas.__file__).resolve().parents[1]), *sys.path, *SYSTEM_READ]
+    out: list[str] = []
+    for entry in candidates:
+        if not entry or not os.path.exists(entry):
+            continue
+        path = Path(entry).resolve()
+        if path == Path("/") or _is_ancestor_or_same(path, home) or str(path) in out:
+            continue
+        out.append(str(path))
+    return out
+
+
+def enter_namespaces() -> None:
+    """Unshare user, mount, pid, network and IPC namespaces and map our uid/gid to root inside. The pid
+    namespace takes effect for the next child, which becomes its init: when it dies, all of it dies."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+
+
+def mount_disk(workdir: str, size_bytes: int) -> None:
+    """Make our mounts private and put a tmpfs of size_bytes over workdir (inside the mount namespace)."""
+    _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    options = f"size={size_bytes},mode=0700".encode()
+    _check(_libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount tmpfs")
+    # A /proc of our own pid namespace hides the host's processes. Where the kernel refuses it (a
+    # container's masked /proc), Landlock still denies reading other processes' memory and environment.
+    _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+
+
+def set_limits(limits: Limits) -> None:
+    """Address space, file size, open files, threads, CPU time; no core dumps."""
+    for which, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.disk_bytes),
+                         (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, limits.threads),
+                         (resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(which, (value, value))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing us
+
+
+def no_new_privs() -> None:
+    """No setuid gains, ever; required for unprivileged seccomp and Landlock."""
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent dies (checked at once: the parent may already be gone)."""
+    parent = os.getppid()
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def apply_inside(workdir: str, limits: Limits, read: list[str], namespaces: str) -> dict[str, str]:
+    """In the sandbox process (the pid namespace's init), apply every layer after the namespaces; return
+    {layer: "ok" or why it failed}. `namespaces` is how entering them went, reported by the parent."""
+    report = {"namespaces": namespaces}
+    steps = [
+        ("disk", lambda: mount_disk(workdir, limits.disk_bytes) if namespaces == "ok" else _unavailable(
+            "needs the mount namespace")),
+        ("limits", lambda: set_limits(limits)),
+        ("no_new_privs", no_new_privs),
+        ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null"])),
+        ("seccomp", seccomp.install),
+    ]
+    os.chdir(workdir)
+    for layer, apply in steps:
+        try:
+            apply()
+            report[layer] = "ok"
+        except OSError as err:
+            report[layer] = str(err)
+    return report
+
+
+def _unavailable(why: str) -> None:
+    raise OSError(errno.ENOTSUP, why)
+
+
+def missing(report: dict[str, str]) -> list[str]:
+    """The layers of a report that did not apply, each with its reason."""
+    return [f"{layer} ({report.get(layer, 'not reported')})" for layer in LAYERS if report.get(layer) != "ok"]

@@ -1,0 +1,110 @@
+"""A seccomp filter for the trace sandbox, as a classic BPF program installed through prctl (ctypes).
+
+Why not pyseccomp: it binds the system's libseccomp.so.2, which a minimal machine may lack, for what is
+here a list of syscall numbers and a dozen BPF instructions. The filter denies (EPERM):
+- running programs (execve), processes other than threads (fork, vfork, clone without CLONE_THREAD or
+  with namespace flags; clone3 answers ENOSYS so libc falls back to clone, whose flags can be read);
+- reaching other processes (ptrace, process_vm_*, pidfd_getfd, kcmp);
+- sockets of any kind (the parent's socket is inherited, never created);
+- changing namespaces or mounts (unshare, setns, mount and the new mount API, pivot_root, chroot);
+- kernel facilities that widen the attack surface (bpf, perf_event_open, userfaultfd, io_uring, keyrings,
+  module loading, kexec, reboot, ...).
+Other architectures than x86_64 and aarch64 raise, so the sandbox fails closed."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import platform
+import struct
+
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+RET_ALLOW = 0x7FFF0000
+RET_ERRNO = 0x00050000
+RET_KILL_PROCESS = 0x80000000
+LD_W_ABS, JEQ_K, JGE_K, JSET_K, RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+CLONE_THREAD = 0x00010000
+# CLONE_NEWTIME | NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+CLONE_NAMESPACES = 0x80 | 0x20000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+
+DENIED = (
+    "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
+    "kcmp", "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "unshare", "setns",
+    "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount",
+    "fspick", "mount_setattr", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "keyctl", "add_key", "request_key", "init_module", "finit_module", "delete_module",
+    "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff", "acct", "syslog", "quotactl",
+    "open_by_handle_at", "name_to_handle_at", "personality",
+)
+# (audit arch, syscall numbers); x86_64's x32 ABI (numbers with bit 30 set) is denied as a whole.
+ARCHES: dict[str, tuple[int, dict[str, int]]] = {
+    "x86_64": (0xC000003E, {
+        "execve": 59, "execveat": 322, "fork": 57, "vfork": 58, "clone": 56, "clone3": 435, "ptrace": 101,
+        "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_getfd": 438, "kcmp": 312, "socket": 41,
+        "socketpair": 53, "connect": 42, "bind": 49, "listen": 50, "accept": 43, "accept4": 288,
+        "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "mount_setattr": 442, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "keyctl": 250, "add_key": 248, "request_key": 249,
+        "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246,
+        "kexec_file_load": 320, "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163, "syslog": 103,
+        "quotactl": 179, "open_by_handle_at": 304, "name_to_handle_at": 303, "personality": 135,
+    }),
+    "aarch64": (0xC00000B7, {
+        "execve": 221, "execveat": 281, "clone": 220, "clone3": 435, "ptrace": 117, "process_vm_readv": 270,
+        "process_vm_writev": 271, "pidfd_getfd": 438, "kcmp": 272, "socket": 198, "socketpair": 199,
+        "connect": 203, "bind": 200, "listen": 201, "accept": 202, "accept4": 242, "unshare": 97,
+        "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51, "open_tree": 428,
+        "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "mount_setattr": 442, "bpf": 280, "perf_event_open": 241, "userfaultfd": 282, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "keyctl": 219, "add_key": 217, "request_key": 218,
+        "init_module": 105, "finit_module": 273, "delete_module": 106, "kexec_load": 104,
+        "kexec_file_load": 294, "reboot": 142, "swapon": 224, "swapoff": 225, "acct": 89, "syslog": 116,
+        "quotactl": 60, "open_by_handle_at": 265, "name_to_handle_at": 264, "personality": 92,
+    }),
+}
+
+
+class _Filter(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def build(denied: tuple[str, ...] = DENIED, restrict_clone: bool = True) -> bytes:
+    """The BPF program for this machine's architecture (raises OSError if it has no syscall table here)."""
+    arch = platform.machine()
+    if arch not in ARCHES:
+        raise OSError(errno.ENOSYS, f"no seccomp syscall table for {arch}")
+    audit_arch, numbers = ARCHES[arch]
+    eperm, kill, allow = RET_ERRNO | errno.EPERM, RET_KILL_PROCESS, RET_ALLOW
+    prog = [_op(LD_W_ABS, 4), _op(JEQ_K, audit_arch, 1, 0), _op(RET_K, kill), _op(LD_W_ABS, 0)]
+    if arch == "x86_64":
+        prog += [_op(JGE_K, 0x40000000, 0, 1), _op(RET_K, eperm)]
+    for name in denied:
+        if name in numbers:  # fork and vfork exist only on x86_64
+            prog += [_op(JEQ_K, numbers[name], 0, 1), _op(RET_K, eperm)]
+    if restrict_clone:
+        prog += [_op(JEQ_K, numbers["clone3"], 0, 1), _op(RET_K, RET_ERRNO | errno.ENOSYS),
+                 _op(JEQ_K, numbers["clone"], 1, 0), _op(RET_K, allow),
+                 # clone: its flags are the first argument (low 32 bits at offset 16)
+                 _op(LD_W_ABS, 16), _op(JSET_K, CLONE_NAMESPACES, 0, 1), _op(RET_K, eperm),
+                 _op(JSET_K, CLONE_THREAD, 0, 1), _op(RET_K, allow), _op(RET_K, eperm)]
+    else:
+        prog.append(_op(RET_K, allow))
+    return b"".join(prog)
+
+
+def install(denied: tuple[str, ...] = DENIED, restrict_clone: bool = True) -> None:
+    """Install the filter on the calling thread (and every thread it starts later); needs no_new_privs.
+    Raises OSError when the kernel refuses."""
+    program = build(denied, restrict_clone)
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _Filter(len(program) // 8, ctypes.addressof(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp filter refused: {errno.errorcode.get(err, err)}")

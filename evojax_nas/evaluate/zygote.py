@@ -1,0 +1,166 @@
+"""The trace zygote: a process that has imported jax and flax once and forks a fresh sandbox per program.
+
+Started by the evaluator with a clean environment (isolation.clean_env). For each job it receives the
+request and, beside it, one end of a socket pair; it forks an intermediate process, which enters new
+namespaces and forks the sandbox: the init of a new pid namespace, so killing the intermediate (its
+parent-death signal) or the sandbox takes every process of the job with it. The sandbox applies the
+remaining layers, reports them in a first frame, and only then loads the candidate, traces it and sends
+the exported programs (or a failure) in a second frame, directly to the evaluator: the zygote never reads
+what a sandbox says. The zygote itself runs no candidate code; it forks, kills on request and reaps."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from typing import Any
+
+from evojax_nas.evaluate import frames, isolation
+
+MAX_CONTROL_BYTES = 1 << 20
+
+
+def classify(err: BaseException) -> tuple[str, str]:
+    """(failure kind, message) of an exception raised while loading or tracing a candidate."""
+    from evojax_nas.programs.loader import LoadError
+
+    if isinstance(err, LoadError):
+        return err.failure.kind, err.failure.message
+    text = f"{type(err).__name__}: {err}"
+    if isinstance(err, MemoryError) or "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower():
+        return "oom", text
+    if "custom call" in text.lower() or "callback" in text.lower():
+        return "forbidden", f"the program calls back into the host or makes a custom call: {text}"
+    if isinstance(err, KeyboardInterrupt | SystemExit | GeneratorExit):
+        return "crash", f"program raised {type(err).__name__}"
+    lowered = text.lower()
+    if any(w in lowered for w in ("shape", "dimension", "rank", "incompatible")):
+        return "shape", f"tracing the model raised {text}"
+    return "crash", f"tracing the model raised {text}"
+
+
+def trace(request: dict[str, Any]) -> dict[str, Any]:
+    """Load, build and export one candidate; the reply as plain data. Runs inside the sandbox."""
+    from evojax_nas.evaluate.trace import TraceSpec, trace_source
+
+    try:
+        blobs = trace_source(request["source"], TraceSpec.from_dict(request["spec"]),
+                             tuple(int(s) for s in request["seed_counts"]))
+        return {"id": request["id"], "programs": {k: base64.b64encode(v).decode() for k, v in blobs.items()}}
+    except BaseException as err:  # noqa: BLE001 (candidate code: every error is data)
+        kind, message = classify(err)
+        return {"id": request["id"], "failure": {"kind": kind, "message": message[:2000]}}
+
+
+def _sandbox(request: dict[str, Any], job: int, workdir: str, setup: dict[str, Any], namespaces: str,
+             go: int) -> None:
+    """The sandbox process: confine, report the layers, trace, reply, exit."""
+    isolation.die_with_parent()
+    if os.read(go, 1) != b"g":
+        os._exit(1)
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, job)
+    os.closerange(job + 1, os.sysconf("SC_OPEN_MAX"))
+    os.environ.clear()
+    os.environ.update(isolation.clean_env(workdir))
+    report = isolation.apply_inside(workdir, isolation.Limits(**setup["limits"]), setup["read"], namespaces)
+    frames.send(job, {"layers": report})
+    if request.get("source") is None or (setup["mode"] == "strict" and isolation.missing(report)):
+        os._exit(0)  # a probe, or isolation incomplete: nothing of the candidate runs
+    frames.send(job, trace(request))
+    os._exit(0)
+
+
+def _intermediate(request: dict[str, Any], job: int, workdir: str, setup: dict[str, Any]) -> None:
+    """Enter the namespaces, fork the sandbox (pid 1 of the new pid namespace), wait for it."""
+    try:
+        isolation.die_with_parent()
+        try:
+            isolation.enter_namespaces()
+            namespaces = "ok"
+        except OSError as err:
+            namespaces = str(err)
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(write)
+            _sandbox(request, job, workdir, setup, namespaces, read)
+        os.close(read)
+        os.close(job)
+        os.write(write, b"g")
+        os.waitpid(child, 0)
+    finally:
+        os._exit(0)
+
+
+def serve(control: socket.socket, setup: dict[str, Any]) -> None:
+    """Fork a sandbox per job request, kill on request, reap and clean up; return when the evaluator goes."""
+    children: dict[int, tuple[int, str]] = {}  # pid -> (job, workdir)
+
+    def reap() -> None:
+        for pid in list(children):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                shutil.rmtree(children.pop(pid)[1], ignore_errors=True)
+
+    try:
+        while True:
+            readable, _, _ = select.select([control], [], [], 0.2)
+            reap()
+            if not readable:
+                continue
+            message, fds, _, _ = socket.recv_fds(control, MAX_CONTROL_BYTES, 1)
+            if not message:
+                return
+            request = json.loads(message)
+            if "kill" in request:
+                for pid, (job, _) in children.items():
+                    if job == request["kill"]:
+                        os.kill(pid, signal.SIGKILL)
+                continue
+            workdir = tempfile.mkdtemp(prefix="trace-", dir=setup["root"])
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                _intermediate(request, fds[0], workdir, setup)
+            os.close(fds[0])
+            children[pid] = (request["job"], workdir)
+    finally:
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        for pid, (_, workdir) in children.items():
+            os.waitpid(pid, 0)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(fd: int, parent: int) -> None:
+    """Entry point: die with the evaluator, import what candidates use, say ready, serve."""
+    isolation.die_with_parent()
+    if os.getppid() != parent:
+        os._exit(1)
+    control = socket.socket(fileno=fd)
+    setup = json.loads(control.recv(MAX_CONTROL_BYTES))
+    # Everything a candidate or the trace needs is imported here once, so a sandbox reads few new files.
+    import flax.linen  # noqa: F401
+    import jax.export  # noqa: F401
+    import jax.numpy  # noqa: F401
+    from jax._src.export import serialization  # noqa: F401
+
+    import evojax_nas.evaluate.trace  # noqa: F401
+    import evojax_nas.programs.loader  # noqa: F401
+
+    setup["read"] = isolation.readable_paths()
+    control.send(json.dumps({"ready": True}).encode())
+    serve(control, setup)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))
