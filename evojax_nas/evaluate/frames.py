@@ -70,8 +70,8 @@ class FrameReader:
             del self.buffer[:HEADER.size + size]
             try:
                 frames.append(json.loads(payload))
-            except (ValueError, UnicodeDecodeError) as err:
-                raise FrameError("reply is not JSON") from err
+            except Exception as err:  # noqa: BLE001 (not JSON, or JSON nested deep enough to exhaust the stack)
+                raise FrameError(f"reply is not JSON we accept ({type(err).__name__})") from err
         return frames
 
     @property

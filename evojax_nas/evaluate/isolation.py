@@ -4,8 +4,11 @@ closed: a missing layer is named once and, unless isolation is "degraded", nothi
 
 Layers (all without root or system packages; they hold when the search runs as root):
 - namespaces: new user, mount, pid, network and IPC namespaces. Inside a user namespace even root has no
-  capability over the host: it cannot setns back, signal or ptrace the search, or reach its network;
-- disk: a size-limited tmpfs over the sandbox's work directory (total disk, not only per file);
+  capability over the host: it cannot setns back, signal or ptrace the search, or reach its network.
+  When the search runs as root, the sandbox's root is the host's `nobody` (SANDBOX_UID), so it owns no
+  host file and the kernel's process limit applies to it (real root is exempt from RLIMIT_NPROC);
+- disk: a size-limited tmpfs over /tmp, the sandbox's work directory (total disk, not only per file; the
+  host's /tmp is out of sight);
 - limits: address space, file size, open files, processes/threads, CPU time, no core dumps;
 - no_new_privs and a parent-death signal, so no sandbox outlives the search;
 - landlock: read only the Python installation and system libraries, write only the work directory, no
@@ -33,6 +36,8 @@ PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 LAYERS = ("namespaces", "disk", "limits", "no_new_privs", "landlock", "seccomp")
 ISOLATION_MODES = ("strict", "degraded")
 ENV_ALLOWED = ("LANG", "LC_ALL", "PYTHONPATH")
+SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup: who a root search's sandboxes are on the host
+HIDDEN_PACKAGES = ("mnist1d",)  # the data generator: a sandbox that can rebuild the task can memorise it
 SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/proc",
                "/sys/devices/system/cpu", "/sys/fs/cgroup", "/dev/urandom", "/dev/random", "/dev/zero")
 
@@ -70,33 +75,56 @@ def _is_ancestor_or_same(path: Path, other: Path) -> bool:
     return path == other or path in other.parents
 
 
-def readable_paths() -> list[str]:
+def readable_paths(private: str) -> list[str]:
     """What a sandbox may read: the interpreter, its libraries, this package, and system libraries. Never
-    the user's home itself (only what lies in it that Python needs) nor the root directory."""
+    the user's home itself (only what lies in it that Python needs), the root directory, the evaluator's
+    own folder `private`, or the packages that would let it rebuild the task's data (HIDDEN_PACKAGES)."""
     import evojax_nas
 
-    home = Path(os.path.expanduser("~")).resolve()
+    home, private_path = Path(os.path.expanduser("~")).resolve(), Path(private).resolve()
+    package = Path(evojax_nas.__file__).resolve().parent
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-                  str(Path(evojax_nas.__file__).resolve().parents[1]), *sys.path, *SYSTEM_READ]
+                  str(package), *sys.path, *SYSTEM_READ]
     out: list[str] = []
     for entry in candidates:
         if not entry or not os.path.exists(entry):
             continue
         path = Path(entry).resolve()
-        if path == Path("/") or _is_ancestor_or_same(path, home) or str(path) in out:
+        if (path == Path("/") or path == package.parent or _is_ancestor_or_same(path, home)
+                or _is_ancestor_or_same(path, private_path) or _is_ancestor_or_same(private_path, path)):
             continue
-        out.append(str(path))
-    return out
+        if path.is_dir() and any((path / name).exists() for name in HIDDEN_PACKAGES):
+            out += [str(child) for child in sorted(path.iterdir()) if not child.name.startswith(HIDDEN_PACKAGES)]
+        elif str(path) not in out:
+            out.append(str(path))
+    return list(dict.fromkeys(out))
 
 
 def enter_namespaces() -> None:
-    """Unshare user, mount, pid, network and IPC namespaces and map our uid/gid to root inside. The pid
-    namespace takes effect for the next child, which becomes its init: when it dies, all of it dies."""
-    uid, gid = os.getuid(), os.getgid()
+    """Unshare user, mount, pid, network and IPC namespaces; the parent then maps the ids (write_id_maps).
+    The pid namespace takes effect for the next child, which becomes its init: when it dies, all of it dies."""
     _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
-    Path("/proc/self/setgroups").write_text("deny")
-    Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
-    Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+
+
+def write_id_maps(pid: int) -> None:
+    """From outside, map root inside process `pid`'s new user namespace to our uid/gid, or to nobody when
+    we are root (only a process with CAP_SETUID outside may map another uid)."""
+    uid, gid = (SANDBOX_UID, SANDBOX_GID) if os.getuid() == 0 else (os.getuid(), os.getgid())
+    Path(f"/proc/{pid}/setgroups").write_text("deny")
+    Path(f"/proc/{pid}/uid_map").write_text(f"0 {uid} 1")
+    Path(f"/proc/{pid}/gid_map").write_text(f"0 {gid} 1")
+
+
+def become_namespace_root() -> None:
+    """Take the mapped ids (until now this process kept the host ids it had, unmapped inside), so that it
+    is the host's SANDBOX_UID when the search is root; then re-arm the parent-death signal, which the
+    kernel clears on a change of credentials."""
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    die_with_parent()
+
+
+PRIVATE_TMP = "/tmp"  # where the tmpfs goes: any user may reach it, whatever the evaluator's folders allow
 
 
 def mount_disk(workdir: str, size_bytes: int) -> None:
@@ -131,10 +159,14 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-def apply_inside(workdir: str, limits: Limits, read: list[str], namespaces: str) -> dict[str, str]:
+def apply_inside(fallback_workdir: str, limits: Limits, read: list[str], namespaces: str
+                 ) -> tuple[dict[str, str], str]:
     """In the sandbox process (the pid namespace's init), apply every layer after the namespaces; return
-    {layer: "ok" or why it failed}. `namespaces` is how entering them went, reported by the parent."""
+    ({layer: "ok" or why it failed}, the work directory). `namespaces` is how entering them went, reported
+    by the parent. The work directory is a private tmpfs at PRIVATE_TMP, or without a mount namespace
+    `fallback_workdir` (a host folder the evaluator made)."""
     report = {"namespaces": namespaces}
+    workdir = PRIVATE_TMP if namespaces == "ok" else fallback_workdir
     steps = [
         ("disk", lambda: mount_disk(workdir, limits.disk_bytes) if namespaces == "ok" else _unavailable(
             "needs the mount namespace")),
@@ -143,14 +175,16 @@ def apply_inside(workdir: str, limits: Limits, read: list[str], namespaces: str)
         ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null"])),
         ("seccomp", seccomp.install),
     ]
-    os.chdir(workdir)
     for layer, apply in steps:
         try:
             apply()
             report[layer] = "ok"
         except OSError as err:
             report[layer] = str(err)
-    return report
+        if layer == "disk":
+            os.chdir(workdir)  # after the mount: the tmpfs, not the directory under it
+            os.environ.update(clean_env(workdir))
+    return report, workdir
 
 
 def _unavailable(why: str) -> None:

@@ -181,7 +181,8 @@ class Evaluator:
 
     def _start_sandbox(self) -> TraceSandbox:
         limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
-                                  cpu_seconds=int(4 * self.config.trace_timeout_s) + 10)
+                                  cpu_seconds=int(4 * self.config.trace_timeout_s) + 10,
+                                  threads=max(256, 8 * (os.cpu_count() or 1)))  # XLA's pools scale with cores
         sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation)
         refusal = sandbox.refusal()
         if refusal:

@@ -8,7 +8,10 @@ here a list of syscall numbers and a dozen BPF instructions. The filter denies (
 - sockets of any kind (the parent's socket is inherited, never created);
 - changing namespaces or mounts (unshare, setns, mount and the new mount API, pivot_root, chroot);
 - kernel facilities that widen the attack surface (bpf, perf_event_open, userfaultfd, io_uring, keyrings,
-  module loading, kexec, reboot, ...).
+  module loading, kexec, reboot, ...);
+- changing any file's metadata (chmod, chown, utimes, extended attributes, inode flags): Landlock does
+  not cover them, and a sandbox of a root search must not set a setuid bit or a file capability;
+- clearing the parent-death signal (prctl PR_SET_PDEATHSIG), by which a sandbox would outlive the search.
 Other architectures than x86_64 and aarch64 raise, so the sandbox fails closed."""
 
 from __future__ import annotations
@@ -36,7 +39,13 @@ DENIED = (
     "io_uring_register", "keyctl", "add_key", "request_key", "init_module", "finit_module", "delete_module",
     "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff", "acct", "syslog", "quotactl",
     "open_by_handle_at", "name_to_handle_at", "personality",
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
+    "utimensat", "futimesat", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
+    "fremovexattr", "setxattrat", "removexattrat", "link", "linkat",
 )
+PR_SET_PDEATHSIG = 1
+# ioctl requests refused: inode flags (FS_IOC_SETFLAGS, 64- and 32-bit), FS_IOC_FSSETXATTR, TIOCSTI.
+DENIED_IOCTLS = (0x40086602, 0x40046602, 0x401C5820, 0x5412)
 # (audit arch, syscall numbers); x86_64's x32 ABI (numbers with bit 30 set) is denied as a whole.
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (0xC000003E, {
@@ -50,6 +59,10 @@ ARCHES: dict[str, tuple[int, dict[str, int]]] = {
         "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246,
         "kexec_file_load": 320, "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163, "syslog": 103,
         "quotactl": 179, "open_by_handle_at": 304, "name_to_handle_at": 303, "personality": 135,
+        "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
+        "fchownat": 260, "utime": 132, "utimes": 235, "utimensat": 280, "futimesat": 261, "setxattr": 188,
+        "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199,
+        "setxattrat": 463, "removexattrat": 466, "link": 86, "linkat": 265, "prctl": 157, "ioctl": 16,
     }),
     "aarch64": (0xC00000B7, {
         "execve": 221, "execveat": 281, "clone": 220, "clone3": 435, "ptrace": 117, "process_vm_readv": 270,
@@ -62,6 +75,9 @@ ARCHES: dict[str, tuple[int, dict[str, int]]] = {
         "init_module": 105, "finit_module": 273, "delete_module": 106, "kexec_load": 104,
         "kexec_file_load": 294, "reboot": 142, "swapon": 224, "swapoff": 225, "acct": 89, "syslog": 116,
         "quotactl": 60, "open_by_handle_at": 265, "name_to_handle_at": 264, "personality": 92,
+        "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54, "utimensat": 88,
+        "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
+        "setxattrat": 463, "removexattrat": 466, "linkat": 37, "prctl": 167, "ioctl": 29,
     }),
 }
 
@@ -72,6 +88,16 @@ class _Filter(ctypes.Structure):
 
 def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def _refuse_argument(number: int, arg: int, values: tuple[int, ...], refuse: int) -> list[bytes]:
+    """If the syscall is `number` and its argument `arg` (low 32 bits) is one of `values`, refuse; if it
+    is `number` otherwise, allow; else fall through to what follows (which reloads the syscall number)."""
+    block = [_op(LD_W_ABS, 16 + 8 * arg)]
+    for i, value in enumerate(values):
+        block.append(_op(JEQ_K, value, len(values) - i, 0))  # jump to the refusal after the last compare
+    block += [_op(RET_K, RET_ALLOW), _op(RET_K, refuse)]
+    return [_op(JEQ_K, number, 0, len(block)), *block]
 
 
 def build(denied: tuple[str, ...] = DENIED, restrict_clone: bool = True) -> bytes:
@@ -85,9 +111,12 @@ def build(denied: tuple[str, ...] = DENIED, restrict_clone: bool = True) -> byte
     if arch == "x86_64":
         prog += [_op(JGE_K, 0x40000000, 0, 1), _op(RET_K, eperm)]
     for name in denied:
-        if name in numbers:  # fork and vfork exist only on x86_64
+        if name in numbers:  # fork, vfork, chmod, ... exist only on x86_64
             prog += [_op(JEQ_K, numbers[name], 0, 1), _op(RET_K, eperm)]
-    if restrict_clone:
+    if restrict_clone:  # the full sandbox filter: argument checks too
+        prog += _refuse_argument(numbers["prctl"], 0, (PR_SET_PDEATHSIG,), eperm)
+        prog += _refuse_argument(numbers["ioctl"], 1, DENIED_IOCTLS, eperm)
+        prog.append(_op(LD_W_ABS, 0))
         prog += [_op(JEQ_K, numbers["clone3"], 0, 1), _op(RET_K, RET_ERRNO | errno.ENOSYS),
                  _op(JEQ_K, numbers["clone"], 1, 0), _op(RET_K, allow),
                  # clone: its flags are the first argument (low 32 bits at offset 16)

@@ -11,6 +11,8 @@ what a sandbox says. The zygote itself runs no candidate code; it forks, kills o
 from __future__ import annotations
 
 import base64
+import contextlib
+import importlib
 import json
 import os
 import select
@@ -70,8 +72,7 @@ def _sandbox(request: dict[str, Any], job: int, workdir: str, setup: dict[str, A
     os.closerange(3, job)
     os.closerange(job + 1, os.sysconf("SC_OPEN_MAX"))
     os.environ.clear()
-    os.environ.update(isolation.clean_env(workdir))
-    report = isolation.apply_inside(workdir, isolation.Limits(**setup["limits"]), setup["read"], namespaces)
+    report, _ = isolation.apply_inside(workdir, isolation.Limits(**setup["limits"]), setup["read"], namespaces)
     frames.send(job, {"layers": report})
     if request.get("source") is None or (setup["mode"] == "strict" and isolation.missing(report)):
         os._exit(0)  # a probe, or isolation incomplete: nothing of the candidate runs
@@ -79,37 +80,82 @@ def _sandbox(request: dict[str, Any], job: int, workdir: str, setup: dict[str, A
     os._exit(0)
 
 
-def _intermediate(request: dict[str, Any], job: int, workdir: str, setup: dict[str, Any]) -> None:
-    """Enter the namespaces, fork the sandbox (pid 1 of the new pid namespace), wait for it."""
+def _intermediate(request: dict[str, Any], job: int, workdir: str, setup: dict[str, Any],
+                  sync: socket.socket) -> None:
+    """Enter the namespaces (the zygote maps the ids), fork the sandbox (pid 1 of the new pid namespace),
+    hand the zygote a pidfd of it, wait for it."""
     try:
         isolation.die_with_parent()
         try:
             isolation.enter_namespaces()
             namespaces = "ok"
+            sync.send(b"u")
+            if sync.recv(16) != b"m":
+                os._exit(1)
+            isolation.become_namespace_root()
         except OSError as err:
             namespaces = str(err)
+            sync.send(b"n")
         read, write = os.pipe()
         child = os.fork()
         if child == 0:
             os.close(write)
+            sync.close()
             _sandbox(request, job, workdir, setup, namespaces, read)
         os.close(read)
         os.close(job)
+        socket.send_fds(sync, [b"p"], [os.pidfd_open(child)])
         os.write(write, b"g")
         os.waitpid(child, 0)
     finally:
         os._exit(0)
 
 
+def _start(request: dict[str, Any], job: int, workdir: str, setup: dict[str, Any], control: int
+           ) -> tuple[int, int | None]:
+    """Fork the intermediate, map its namespace's ids, take the sandbox's pidfd: (pid, pidfd or None)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        os.close(control)
+        _intermediate(request, job, workdir, setup, theirs)
+    theirs.close()
+    pidfd = None
+    try:
+        ours.settimeout(10.0)
+        if ours.recv(16) == b"u":
+            isolation.write_id_maps(pid)
+            ours.send(b"m")
+        _, fds, _, _ = socket.recv_fds(ours, 16, 1)
+        pidfd = fds[0] if fds else None
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        ours.close()
+    return pid, pidfd
+
+
 def serve(control: socket.socket, setup: dict[str, Any]) -> None:
     """Fork a sandbox per job request, kill on request, reap and clean up; return when the evaluator goes."""
-    children: dict[int, tuple[int, str]] = {}  # pid -> (job, workdir)
+    children: dict[int, tuple[int, str, int | None]] = {}  # intermediate pid -> (job, workdir, sandbox pidfd)
 
-    def reap() -> None:
+    def kill(pid: int) -> None:
+        pidfd = children[pid][2]
+        with contextlib.suppress(ProcessLookupError):  # the sandbox itself, in case it cleared its
+            if pidfd is not None:                      # parent-death signal; then its parent
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # not yet reaped (reap runs here), so the pid is still its
+
+    def reap(block: bool = False) -> None:
         for pid in list(children):
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
             if done:
-                shutil.rmtree(children.pop(pid)[1], ignore_errors=True)
+                _, workdir, pidfd = children.pop(pid)
+                if pidfd is not None:
+                    os.close(pidfd)
+                shutil.rmtree(workdir, ignore_errors=True)
 
     try:
         while True:
@@ -122,23 +168,60 @@ def serve(control: socket.socket, setup: dict[str, Any]) -> None:
                 return
             request = json.loads(message)
             if "kill" in request:
-                for pid, (job, _) in children.items():
+                for pid, (job, _, _) in children.items():
                     if job == request["kill"]:
-                        os.kill(pid, signal.SIGKILL)
+                        kill(pid)
                 continue
             workdir = tempfile.mkdtemp(prefix="trace-", dir=setup["root"])
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                _intermediate(request, fds[0], workdir, setup)
+            pid, pidfd = _start(request, fds[0], workdir, setup, control.fileno())
             os.close(fds[0])
-            children[pid] = (request["job"], workdir)
+            children[pid] = (request["job"], workdir, pidfd)
     finally:
-        for pid in children:
-            os.kill(pid, signal.SIGKILL)
-        for pid, (_, workdir) in children.items():
-            os.waitpid(pid, 0)
-            shutil.rmtree(workdir, ignore_errors=True)
+        for pid in list(children):
+            kill(pid)
+        reap(block=True)
+
+
+WARM_UP = """
+import flax.linen as nn
+
+
+class Model(nn.Module):  # a little of everything: the modules tracing it imports are imported once here
+    @nn.compact
+    def __call__(self, x, train=False):
+        h = nn.Conv(4, (3,))(x[..., None])
+        h = nn.Dropout(0.1, deterministic=not train)(nn.BatchNorm(use_running_average=not train)(h))
+        h = nn.SelfAttention(num_heads=1)(nn.RNN(nn.GRUCell(4))(h))
+        return nn.Dense(10)(nn.LayerNorm()(h.reshape(h.shape[0], -1)))
+"""
+
+
+def _preload() -> None:
+    """Import what tracing imports lazily, without tracing here: tracing starts XLA's threads, and a
+    process that forks must have none. A forked child traces a warm-up model and names the modules it
+    had to import; the zygote imports them. A sandbox (`nobody`, when the search is root) may then be
+    unable to read the Python installation at all, and still trace."""
+    from evojax_nas.evaluate.trace import TraceSpec, trace_source
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            before = set(sys.modules)
+            trace_source(WARM_UP, TraceSpec("Model", (40,)), (1, 2))
+            os.write(write, json.dumps(sorted(set(sys.modules) - before)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        names = json.loads(pipe.read() or b"[]")
+    os.waitpid(pid, 0)
+    for name in names:
+        if not name.startswith("candidate_"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 (an optional module: the sandbox will do without it too)
+                pass
 
 
 def main(fd: int, parent: int) -> None:
@@ -157,7 +240,8 @@ def main(fd: int, parent: int) -> None:
     import evojax_nas.evaluate.trace  # noqa: F401
     import evojax_nas.programs.loader  # noqa: F401
 
-    setup["read"] = isolation.readable_paths()
+    _preload()
+    setup["read"] = isolation.readable_paths(setup["root"])
     control.send(json.dumps({"ready": True}).encode())
     serve(control, setup)
 

@@ -1,0 +1,334 @@
+"""The OS boundary: hostile programs that get past the static check (tests/hostile_os/) are contained by
+the trace sandbox, the parent survives whatever a sandbox sends, the train stage never runs candidate
+code, and isolation that cannot be had is refused (or named and degraded on request)."""
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evojax_nas.evaluate import Evaluator, EvaluatorConfig, frames
+from evojax_nas.evaluate.result import Result, clean_message
+from evojax_nas.evaluate.sandbox import parse_trace
+from evojax_nas.programs import Program
+from evojax_nas.train import default_config
+from tests.conftest import ROOT, SEEDS, evaluation_processes
+
+HOSTILE_OS = sorted((Path(__file__).parent / "hostile_os").glob("*.py"))
+SECRET_HOME = Path("/var/tmp/evonas-hostile-home")  # where the corpus looks for the user's secrets (on the
+# host's disk: a sandbox's /tmp is its own tmpfs, so Landlock must be what keeps it out)
+PORT = 47631  # where the corpus tries to connect
+MARKER = "evonas-pwned"  # every file the corpus tries to write outside its sandbox has this in its name
+
+
+def train_config(steps: int = 20) -> dict:
+    train = default_config()
+    train.num_steps, train.strategy = steps, "python-vmap"
+    return train.to_dict()
+
+
+def expected(path: Path, what: str) -> str | None:
+    found = re.search(rf"^# {what}: (.+)$", path.read_text(), re.M)
+    return found.group(1).strip() if found else None
+
+
+def escaped_files() -> list[str]:
+    site = Path(np.__file__).parents[1]
+    places = [Path("/tmp"), Path("/var/tmp"), SECRET_HOME, site, ROOT, Path.cwd()]
+    found = [str(p) for place in places for p in place.glob(f"*{MARKER}*")]
+    # trusted processes of the test (matplotlib) keep their caches in this HOME too
+    found += [str(p) for p in SECRET_HOME.rglob("*") if MARKER in p.name or (
+        p.name != "secret.txt" and p.relative_to(SECRET_HOME).parts[0] not in (".cache", ".config"))]
+    return found
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    env_secret, file_secret = secrets.token_hex(16), secrets.token_hex(16)
+    SECRET_HOME.mkdir(exist_ok=True)
+    (SECRET_HOME / "secret.txt").write_text(file_secret)
+    saved = {k: os.environ.get(k) for k in ("HOME", "EVONAS_TEST_SECRET")}
+    os.environ.update(HOME=str(SECRET_HOME), EVONAS_TEST_SECRET=env_secret)
+    tcp = socket.create_server(("127.0.0.1", PORT), reuse_port=False)
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind("\0evonas-test")
+    for listener in (tcp, unix):
+        listener.listen(16)
+        listener.setblocking(False)
+    leftovers = escaped_files()
+    metadata = [(p, _metadata(p)) for p in (SECRET_HOME, SECRET_HOME / "secret.txt")]
+    programs = [Program.from_file(p) for p in HOSTILE_OS] + [Program.from_file(SEEDS / "mlp.py")]
+    config = EvaluatorConfig(train_config=train_config(), timeout_s=60, trace_timeout_s=15, memory_bytes=4 << 30)
+    try:
+        with Evaluator(config) as evaluator:
+            results = evaluator.evaluate(programs)
+            logs = "".join(p.read_text(errors="replace") for p in evaluator.log_dir.rglob("*.log"))
+        time.sleep(1.0)
+        connections = []
+        for listener in (tcp, unix):
+            try:
+                connections.append(listener.accept())
+            except BlockingIOError:
+                pass
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        tcp.close()
+        unix.close()
+    return {"results": dict(zip([p.name for p in HOSTILE_OS] + ["good"], results, strict=True)),
+            "secrets": (env_secret, file_secret), "logs": logs, "connections": connections,
+            "escaped": [f for f in escaped_files() if f not in leftovers], "survivors": evaluation_processes(),
+            "metadata": [(str(p), before, _metadata(p)) for p, before in metadata]}
+
+
+def _metadata(path: Path) -> tuple:
+    st = path.stat()  # a folder's mtime changes when trusted code of the test writes its caches there
+    return st.st_mode, st.st_uid, st.st_gid, path.is_dir() or st.st_mtime_ns, sorted(os.listxattr(path))
+
+
+def test_corpus_covers_every_kind_of_attack():
+    assert len(HOSTILE_OS) >= 25
+    kinds = {expected(p, "kind") for p in HOSTILE_OS}
+    assert kinds >= {"attribute-chain", "string-eval", "file-access", "rigged-score", "take-down", "os-boundary"}
+
+
+@pytest.mark.parametrize("path", HOSTILE_OS, ids=lambda p: p.stem)
+def test_hostile_program_gets_its_expected_outcome(corpus, path):
+    result = corpus["results"][path.name]
+    got = "ok" if result.ok else result.failure.kind
+    assert got == expected(path, "expect"), result.failure and result.failure.message
+
+
+def test_the_parent_returns_a_result_for_every_program(corpus):
+    assert all(r.ok or r.failure is not None for r in corpus["results"].values())
+    good = corpus["results"]["good"]
+    assert good.ok and good.metrics["params"] == 15_210
+
+
+def test_no_file_appears_outside_the_sandbox(corpus):
+    assert corpus["escaped"] == []
+
+
+def test_no_file_outside_the_sandbox_changes_mode_owner_times_or_attributes(corpus):
+    for path, before, after in corpus["metadata"]:
+        assert before == after, path
+
+
+def test_no_process_survives(corpus):
+    assert corpus["survivors"] == set()
+
+
+def test_nothing_reaches_a_listener_on_the_host(corpus):
+    assert corpus["connections"] == []
+
+
+def test_no_secret_appears_in_any_output_or_log(corpus):
+    text = json.dumps([r.to_dict() for r in corpus["results"].values()]) + corpus["logs"]
+    for secret in corpus["secrets"]:
+        assert secret not in text
+
+
+def test_a_rigged_program_gets_what_its_outputs_earn(corpus, task):
+    # Its logits are all zeros, so argmax says class 0 for every example, whatever it patched.
+    zero_class = float(np.mean(task.y_val == 0))
+    rigged = [p for p in HOSTILE_OS if expected(p, "score") == "zero-outputs"]
+    assert rigged
+    for path in rigged:
+        assert corpus["results"][path.name].metrics["val_accuracy_mean"] == pytest.approx(zero_class, abs=1e-6)
+
+
+def test_a_program_cannot_rebuild_and_memorise_the_evaluation_data(corpus):
+    # The data generator is hidden from sandboxes, so a lookup table of the validation set cannot be built.
+    memorisers = [p for p in HOSTILE_OS if expected(p, "score") == "not-memorised"]
+    assert memorisers
+    for path in memorisers:
+        assert corpus["results"][path.name].metrics["val_accuracy_mean"] < 0.8
+
+
+def test_a_program_evaluated_after_the_riggers_gets_its_own_score(corpus, task):
+    # The honest MLP, traced after programs that patched jax, flax and numpy in their own sandboxes, scores
+    # exactly what the trusted trainer gives it here.
+    from tests.test_trainer import model, trainer
+
+    reference = trainer(task, Path(os.environ["EVOJAX_NAS_CACHE"]), num_steps=20, strategy="python-vmap"
+                        ).train(model("mlp", seed_counts=(1,)))
+    assert corpus["results"]["good"].metrics["val_accuracy"] == reference.val_accuracy
+
+
+# -- the train stage never runs candidate code --------------------------------------------------------
+
+NEVER_HERE = textwrap.dedent('''
+    import json, math, sys
+    seen = []
+    sys.addaudithook(lambda event, args: seen.append(event) if event in ("compile", "exec") and
+                     "evonas-candidate-marker" in repr(args) else None)
+    from pathlib import Path
+    from evojax_nas.evaluate import isolation
+    from evojax_nas.evaluate.sandbox import TraceSandbox
+    from evojax_nas.evaluate.trace import TraceSpec
+    from evojax_nas.tasks import get_task
+    from evojax_nas.train import Trainer, default_config
+    from evojax_nas.train.exported import ExportedNetwork
+    source = sys.stdin.read()
+    sandbox = TraceSandbox(Path(sys.argv[1]), isolation.Limits(), "strict")
+    spec = TraceSpec("Model", (40,))
+    layers, blobs = sandbox.run({"id": "x", "source": source, "spec": spec.__dict__, "seed_counts": [1]}, 60)
+    sandbox.close()
+    config = default_config(); config.num_steps = 5; config.strategy = "python-vmap"
+    result = Trainer(get_task("mnist1d"), config).train(ExportedNetwork.from_bytes(blobs))
+    print(json.dumps({"events": seen, "patched": hasattr(math, "evonas_touched"), "params": result.params,
+                      "candidates": [m for m in sys.modules if m.startswith("candidate_")], "layers": layers}))
+''')
+CANDIDATE = textwrap.dedent('''
+    import math
+    import flax.linen as nn
+
+    TAG = "evonas-candidate-marker"
+    math.evonas_touched = True  # module code: if it ran in the training process, this shows there
+
+
+    class Model(nn.Module):
+        @nn.compact
+        def __call__(self, x, train=False):
+            return nn.Dense(10)(nn.relu(nn.Dense(7)(x)))
+''')
+
+
+def test_the_training_process_never_executes_the_candidates_module_code(tmp_path):
+    out = subprocess.run([sys.executable, "-c", NEVER_HERE, str(tmp_path)], input=CANDIDATE, capture_output=True,
+                         text=True, timeout=300, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["params"] == 40 * 7 + 7 + 7 * 10 + 10  # it trained the candidate's network
+    assert report["events"] == [] and not report["patched"] and report["candidates"] == []
+    assert set(report["layers"].values()) == {"ok"}
+
+
+# -- isolation that cannot be had ---------------------------------------------------------------------
+
+WITHOUT_USERNS = textwrap.dedent('''
+    import json, sys
+    from evojax_nas.evaluate import isolation, seccomp
+    isolation.no_new_privs()
+    seccomp.install(denied=("unshare",), restrict_clone=False)  # as a kernel without user namespaces
+    from evojax_nas.evaluate import Evaluator, EvaluatorConfig, IsolationUnavailable
+    from evojax_nas.programs import Program
+    from evojax_nas.train import default_config
+    train = default_config(); train.num_steps = 5; train.strategy = "python-vmap"
+    config = EvaluatorConfig(train_config=train.to_dict(), isolation=sys.argv[1])
+    try:
+        with Evaluator(config) as ev:
+            (result,) = ev.evaluate([Program.from_file(sys.argv[2])])
+            print(json.dumps({"ok": result.ok, "layers": ev.isolation_report()}))
+    except IsolationUnavailable as err:
+        print(json.dumps({"refused": str(err)}))
+''')
+
+
+def _without_user_namespaces(mode: str) -> tuple[dict, str]:
+    out = subprocess.run([sys.executable, "-c", WITHOUT_USERNS, mode, str(SEEDS / "mlp.py")], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+def test_evaluation_is_refused_with_one_line_when_isolation_is_unavailable():
+    report, _ = _without_user_namespaces("strict")
+    message = report["refused"]
+    assert "\n" not in message and "namespaces" in message and "eval.isolation = 'degraded'" in message
+
+
+def test_degraded_isolation_names_what_is_missing_and_runs():
+    report, stderr = _without_user_namespaces("degraded")
+    assert report["ok"]
+    assert report["layers"]["namespaces"] != "ok" and report["layers"]["seccomp"] == "ok"
+    assert report["layers"]["landlock"] == "ok"
+    assert stderr.count("trace sandbox degraded") == 1
+
+
+# -- equal computations, hostile replies ----------------------------------------------------------------
+
+def test_two_texts_with_the_same_computation_are_trained_once():
+    first = (SEEDS / "mlp.py").read_text()
+    second = textwrap.dedent('''
+        import flax.linen as nn
+        import jax
+
+        WIDTH = 50 * 2
+
+
+        def block(h, width):  # the same layers, written another way
+            return jax.nn.relu(nn.Dense(features=width)(h))
+
+
+        class Model(nn.Module):
+            @nn.compact
+            def __call__(self, inputs, train=False):
+                hidden = block(block(inputs, WIDTH), WIDTH)
+                return nn.Dense(10)(hidden)
+    ''')
+    with Evaluator(EvaluatorConfig(train_config=train_config(5))) as evaluator:
+        a, b = evaluator.evaluate([Program(first), Program(second)])
+    assert a.ok and b.failure is not None and b.failure.kind == "duplicate", b
+    assert a.program_id in b.failure.message and a.computation
+
+
+def test_a_frame_reader_survives_hostile_bytes():
+    peers = []
+
+    def reader_for(data: bytes, close: bool = True) -> frames.FrameReader:
+        ours, theirs = socket.socketpair()
+        theirs.sendall(data)
+        if close:
+            theirs.close()
+        peers.append(theirs)
+        return frames.FrameReader(ours, limit=1000)
+
+    half = reader_for(frames.HEADER.pack(100) + b'{"a"')
+    assert half.read() == [] and half.truncated
+    with pytest.raises(frames.FrameError, match="over the limit"):
+        reader_for(frames.HEADER.pack(2**60)).read()
+    with pytest.raises(frames.FrameError, match="not JSON"):
+        reader_for(frames.HEADER.pack(3) + b"\xff\x00{").read()
+    nested = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(frames.FrameError, match="not JSON"):
+        reader = frames.FrameReader(socket.socketpair()[0], limit=1 << 20)
+        reader.buffer += frames.HEADER.pack(len(nested)) + nested
+        reader.closed = True
+        reader.read()
+    waiting = reader_for(frames.HEADER.pack(10) + b"{", close=False)
+    assert waiting.read() == [] and not waiting.closed  # no block: the caller's deadline decides
+    whole = reader_for(frames.HEADER.pack(2) + b"{}" + frames.HEADER.pack(1) + b"1")
+    assert whole.read() == [{}, 1] and whole.closed and not whole.truncated
+
+
+def test_replies_are_validated_against_the_schema():
+    good = {"val_accuracy_mean": 0.9, "test_accuracy_mean": 0.9, "params": 10, "flops": 1.0,
+            "val_accuracy": [0.9], "test_accuracy": [0.9], "final_loss": [0.1]}
+    assert Result.from_worker("p", {"id": "p", "metrics": good}, 1.0).ok
+    for bad in ({"params": 0}, {"val_accuracy_mean": 1.5}, {"val_accuracy": [2.0]}, {"params": True},
+                {"final_loss": "x"}, {"flops": -1.0}):
+        result = Result.from_worker("p", {"id": "p", "metrics": {**good, **bad}}, 1.0)
+        assert result.failure.kind == "crash", bad
+    assert Result.from_worker("p", {"id": "q", "metrics": good}, 1.0).failure.kind == "crash"
+    forged = parse_trace("p", {"id": "p", "metrics": good}, 1.0)
+    assert isinstance(forged, Result) and forged.failure.kind == "crash"
+    assert isinstance(parse_trace("p", {"id": "p", "programs": {"../x": "AA=="}}, 1.0), Result)
+
+
+def test_failure_messages_are_one_clean_capped_line():
+    text = clean_message("a\x1b[31mred\x1b[0m\nnext\u202eline\x00" + "x" * 5000)
+    assert "\n" not in text and "\x1b" not in text and "\u202e" not in text and "\x00" not in text
+    assert len(text) <= 2000 and text.startswith("a [31mred [0m next line")
