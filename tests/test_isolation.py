@@ -167,6 +167,31 @@ def test_a_program_evaluated_after_the_riggers_gets_its_own_score(corpus, task):
     assert corpus["results"]["good"].metrics["val_accuracy"] == reference.val_accuracy
 
 
+def test_every_kind_of_layer_trains_through_both_stages():
+    # BatchNorm state, Dropout's RNG, a GRU scanned over the signal and self-attention, two seeds at once
+    source = textwrap.dedent('''
+        import flax.linen as nn
+
+
+        class Model(nn.Module):
+            @nn.compact
+            def __call__(self, x, train=False):
+                h = nn.relu(nn.Conv(8, (5,), strides=2)(x[..., None]))
+                h = nn.BatchNorm(use_running_average=not train)(h)
+                h = nn.Dropout(0.1, deterministic=not train)(h)
+                h = nn.RNN(nn.GRUCell(8))(h)
+                h = h + nn.SelfAttention(num_heads=2)(nn.LayerNorm()(h))
+                return nn.Dense(10)(h.mean(axis=1))
+    ''')
+    config = EvaluatorConfig(train_config={**train_config(60), "num_seeds": 2})
+    with Evaluator(config) as evaluator:
+        (result,) = evaluator.evaluate([Program(source)])
+    assert result.ok, result.failure
+    m = result.metrics
+    assert len(m["val_accuracy"]) == 2 and m["val_accuracy"][0] != m["val_accuracy"][1]
+    assert m["val_accuracy_mean"] > 0.15 and m["params"] > 500 and m["flops"] > m["params"]
+
+
 # -- the train stage never runs candidate code --------------------------------------------------------
 
 NEVER_HERE = textwrap.dedent('''

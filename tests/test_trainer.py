@@ -12,7 +12,7 @@ from evojax_nas.programs.loader import load_class
 from evojax_nas.train import Strategy, Trainer, TrainingError, default_config
 from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.strategy import StrategyCache
-from tests.conftest import seed_source
+from tests.conftest import ROOT, seed_source
 
 
 def model(name: str, seed_counts=(1, 2, 3)) -> ExportedNetwork:
@@ -108,3 +108,11 @@ def test_a_program_over_the_memory_budget_is_refused_before_it_runs(task, tmp_pa
     with pytest.raises(TrainingError, match="over the budget") as err:
         small.train(model("mlp", seed_counts=(1,)))
     assert err.value.kind == "oom"
+
+
+def test_a_search_pins_its_strategies_in_its_run_directory(tmp_path):
+    from evojax_nas.config import load_config
+    from evojax_nas.runs.search_run import evaluator_config
+
+    config = load_config(f"{ROOT}/configs/mnist1d_evoprompting.py:small")
+    assert evaluator_config(config, tmp_path).strategy_cache == str(tmp_path / "strategies.json")

@@ -118,6 +118,14 @@ class Progress:
         self.bar.close()
 
 
+def evaluator_config(config: ml_collections.ConfigDict, workdir: Path) -> EvaluatorConfig:
+    """The search's evaluator: the config's, with the measured loop strategies pinned in the run
+    directory, so a resume (on this machine or another of its backend) trains as the run began."""
+    evaluation = EvaluatorConfig.from_config(config)
+    evaluation.strategy_cache = str(workdir / "strategies.json")
+    return evaluation
+
+
 def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm: Any = None) -> SearchState:
     """Start or resume the EvoPrompting search of `config` in `workdir` (with `lm`, a fresh one of the
     config's when not given); returns the final state."""
@@ -135,9 +143,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     checkpoints = SearchCheckpoints(workdir / "checkpoints")
     metrics = RunMetrics(workdir)
     journal = RunJournal(workdir)
-    evaluation = EvaluatorConfig.from_config(config)
-    evaluation.strategy_cache = str(workdir / "strategies.json")  # pinned: a resume trains as the run began
-    with Evaluator(evaluation) as evaluator:
+    with Evaluator(evaluator_config(config, workdir)) as evaluator:
         search = EvoPrompting(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy,
                               screen_seeds=config.train.num_seeds, train_seed=config.train.seed)
         restored = checkpoints.restore(lm.state_tree() if tunable else None)
