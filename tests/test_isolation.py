@@ -328,7 +328,13 @@ def test_a_frame_reader_survives_hostile_bytes():
     with pytest.raises(frames.FrameError, match="not JSON"):
         reader_for(frames.HEADER.pack(3) + b"\xff\x00{").read()
     nested = b"[" * 100_000 + b"]" * 100_000
-    with pytest.raises(frames.FrameError, match="not JSON"):
+    for containers, error in ((10_000, "objects and arrays"), (1 << 20, "not JSON")):  # amplification, depth
+        with pytest.raises(frames.FrameError, match=error):
+            reader = frames.FrameReader(socket.socketpair()[0], limit=1 << 20, max_containers=containers)
+            reader.buffer += frames.HEADER.pack(len(nested)) + nested
+            reader.closed = True
+            reader.read()
+    with pytest.raises(frames.FrameError):
         reader = frames.FrameReader(socket.socketpair()[0], limit=1 << 20)
         reader.buffer += frames.HEADER.pack(len(nested)) + nested
         reader.closed = True

@@ -32,8 +32,8 @@ def send(sock: socket.socket | int, message: Any) -> None:
 class FrameReader:
     """Accumulates bytes from a non-blocking socket and yields whole frames."""
 
-    def __init__(self, sock: socket.socket, limit: int):
-        self.sock, self.limit = sock, limit
+    def __init__(self, sock: socket.socket, limit: int, max_containers: int = 10_000):
+        self.sock, self.limit, self.max_containers = sock, limit, max_containers
         self.sock.setblocking(False)
         self.buffer = bytearray()
         self.closed = False
@@ -68,6 +68,8 @@ class FrameReader:
                 break
             payload = bytes(self.buffer[HEADER.size:HEADER.size + size])
             del self.buffer[:HEADER.size + size]
+            if payload.count(b"{") + payload.count(b"[") > self.max_containers:  # 64 MB of `{}` decodes to GBs
+                raise FrameError(f"reply has more than {self.max_containers} objects and arrays")
             try:
                 frames.append(json.loads(payload))
             except Exception as err:  # noqa: BLE001 (not JSON, or JSON nested deep enough to exhaust the stack)

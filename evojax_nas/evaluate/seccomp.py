@@ -11,7 +11,8 @@ here a list of syscall numbers and a dozen BPF instructions. The filter denies (
   module loading, kexec, reboot, ...);
 - changing any file's metadata (chmod, chown, utimes, extended attributes, inode flags): Landlock does
   not cover them, and a sandbox of a root search must not set a setuid bit or a file capability;
-- clearing the parent-death signal (prctl PR_SET_PDEATHSIG), by which a sandbox would outlive the search.
+- clearing the parent-death signal (prctl PR_SET_PDEATHSIG), by which a sandbox would outlive the search;
+- memory the address-space limit does not count (SysV shared memory, memfds) and other IPC.
 Other architectures than x86_64 and aarch64 raise, so the sandbox fails closed."""
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ DENIED = (
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
     "utimensat", "futimesat", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
     "fremovexattr", "setxattrat", "removexattrat", "link", "linkat",
+    # memory outside the address-space limit (unmapped SysV segments, memfds), other IPC, and the rest
+    "shmget", "shmat", "shmctl", "shmdt", "memfd_create", "memfd_secret", "msgget", "msgsnd", "msgrcv", "msgctl",
+    "semget", "semop", "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr", "fanotify_init", "fanotify_mark", "modify_ldt", "iopl", "ioperm",
+    "process_madvise", "quotactl_fd",
 )
 PR_SET_PDEATHSIG = 1
 # ioctl requests refused: inode flags (FS_IOC_SETFLAGS, 64- and 32-bit), FS_IOC_FSSETXATTR, TIOCSTI.
@@ -63,6 +69,11 @@ ARCHES: dict[str, tuple[int, dict[str, int]]] = {
         "fchownat": 260, "utime": 132, "utimes": 235, "utimensat": 280, "futimesat": 261, "setxattr": 188,
         "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199,
         "setxattrat": 463, "removexattrat": 466, "link": 86, "linkat": 265, "prctl": 157, "ioctl": 16,
+        "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "memfd_create": 319, "memfd_secret": 447,
+        "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semget": 64, "semop": 65, "semctl": 66,
+        "semtimedop": 220, "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243,
+        "mq_notify": 244, "mq_getsetattr": 245, "fanotify_init": 300, "fanotify_mark": 301, "modify_ldt": 154,
+        "iopl": 172, "ioperm": 173, "process_madvise": 440, "quotactl_fd": 443,
     }),
     "aarch64": (0xC00000B7, {
         "execve": 221, "execveat": 281, "clone": 220, "clone3": 435, "ptrace": 117, "process_vm_readv": 270,
@@ -78,6 +89,11 @@ ARCHES: dict[str, tuple[int, dict[str, int]]] = {
         "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54, "utimensat": 88,
         "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
         "setxattrat": 463, "removexattrat": 466, "linkat": 37, "prctl": 167, "ioctl": 29,
+        "shmget": 194, "shmctl": 195, "shmat": 196, "shmdt": 197, "memfd_create": 279, "memfd_secret": 447,
+        "msgget": 186, "msgctl": 187, "msgrcv": 188, "msgsnd": 189, "semget": 190, "semctl": 191,
+        "semtimedop": 192, "semop": 193, "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182,
+        "mq_timedreceive": 183, "mq_notify": 184, "mq_getsetattr": 185, "fanotify_init": 262,
+        "fanotify_mark": 263, "process_madvise": 440, "quotactl_fd": 443,
     }),
 }
 
