@@ -28,7 +28,7 @@ from typing import Any
 
 from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import Result, clean_message, mentions_oom
-from evojax_nas.evaluate.sandbox import IsolationUnavailable, TraceJob, TraceSandbox, parse_layers, parse_trace
+from evojax_nas.evaluate.sandbox import IsolationUnavailable, TraceJob, TraceSandbox
 from evojax_nas.evaluate.trace import TraceSpec
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
@@ -306,24 +306,8 @@ class _Round:
                 self._collect_training(index, w)
 
     def _collect_trace(self, program: Program, job: TraceJob) -> None:
+        outcome = job.advance(self.config.isolation == "strict")
         seconds = time.monotonic() - job.started
-        outcome: dict[str, bytes] | Result | None = None
-        try:
-            for message in job.reader.read():
-                if job.layers is None:
-                    job.layers = parse_layers(message)
-                    missing = isolation.missing(job.layers) if job.layers else ["the layer report"]
-                    if missing and self.config.isolation == "strict":
-                        outcome = Result.failed(program.id, "crash", f"sandbox incomplete: {missing[0]}", seconds)
-                        break
-                else:
-                    outcome = parse_trace(program.id, message, seconds)
-                    break
-            if outcome is None and job.reader.closed:
-                outcome = Result.failed(program.id, "crash", "the trace sandbox died without a reply (it "
-                                        "crashed, exited or was killed)", seconds)
-        except frames.FrameError as err:
-            outcome = Result.failed(program.id, "crash", f"the trace sandbox sent garbage: {err}", seconds)
         if outcome is None and seconds >= self.config.trace_timeout_s:
             outcome = Result.failed(program.id, "timeout", f"tracing took over {self.config.trace_timeout_s:.0f} s; "
                                     "the sandbox was killed", seconds)

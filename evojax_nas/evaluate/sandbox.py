@@ -38,6 +38,25 @@ class TraceJob:
     started: float
     layers: dict[str, str] | None = None
 
+    def advance(self, strict: bool) -> dict[str, bytes] | Result | None:
+        """Read what the sandbox has sent: its layer report first, then its programs. Returns the programs
+        or a failure once the job has an outcome, None while it has none yet (the caller keeps the clock)."""
+        seconds = time.monotonic() - self.started
+        try:
+            for message in self.reader.read():
+                if self.layers is not None:
+                    return parse_trace(self.program_id, message, seconds)
+                self.layers = parse_layers(message)
+                missing = isolation.missing(self.layers) if self.layers else ["the layer report"]
+                if missing and strict:
+                    return Result.failed(self.program_id, "crash", f"sandbox incomplete: {missing[0]}", seconds)
+        except frames.FrameError as err:
+            return Result.failed(self.program_id, "crash", f"the trace sandbox sent garbage: {err}", seconds)
+        if self.reader.closed:
+            return Result.failed(self.program_id, "crash", "the trace sandbox died without a reply (it crashed, "
+                                 "exited or was killed)", seconds)
+        return None
+
 
 def parse_layers(message: Any) -> dict[str, str] | None:
     """The first frame of a sandbox: {"layers": {layer: "ok" | reason}} (None if it is not that)."""
@@ -125,20 +144,13 @@ class TraceSandbox:
         job = self.start(str(request["id"]), request)
         deadline = time.monotonic() + timeout_s
         try:
-            while time.monotonic() < deadline:
+            while (outcome := job.advance(self.mode == "strict")) is None:
+                if time.monotonic() >= deadline:
+                    return job.layers, Result.failed(job.program_id, "timeout", f"no reply within {timeout_s:.0f} s")
                 select.select([job.reader], [], [], max(0.0, deadline - time.monotonic()))
-                for message in job.reader.read():
-                    if job.layers is None:
-                        job.layers = parse_layers(message)
-                    else:
-                        return job.layers, parse_trace(job.program_id, message, time.monotonic() - job.started)
-                if job.reader.closed:
-                    return job.layers, Result.failed(job.program_id, "crash", "the sandbox closed without a reply")
-        except frames.FrameError as err:
-            return job.layers, Result.failed(job.program_id, "crash", f"the sandbox sent garbage: {err}")
+            return job.layers, outcome
         finally:
             self.kill(job)
-        return job.layers, Result.failed(job.program_id, "timeout", f"no reply within {timeout_s:.0f} s")
 
     def probe(self, timeout_s: float) -> dict[str, str]:
         """Start an empty job: the sandbox applies every layer, reports and exits. {layer: status}."""

@@ -24,6 +24,7 @@ import tempfile
 from typing import Any
 
 from evojax_nas.evaluate import frames, isolation
+from evojax_nas.evaluate.result import mentions_oom
 
 MAX_CONTROL_BYTES = 1 << 20
 
@@ -31,20 +32,18 @@ MAX_CONTROL_BYTES = 1 << 20
 def classify(err: BaseException) -> tuple[str, str]:
     """(failure kind, message) of an exception raised while loading or tracing a candidate."""
     from evojax_nas.programs.loader import LoadError
+    from evojax_nas.train.trainer import error_kind
 
     if isinstance(err, LoadError):
         return err.failure.kind, err.failure.message
     text = f"{type(err).__name__}: {err}"
-    if isinstance(err, MemoryError) or "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower():
+    if isinstance(err, MemoryError) or mentions_oom(text):
         return "oom", text
     if "custom call" in text.lower() or "callback" in text.lower():
         return "forbidden", f"the program calls back into the host or makes a custom call: {text}"
     if isinstance(err, KeyboardInterrupt | SystemExit | GeneratorExit):
         return "crash", f"program raised {type(err).__name__}"
-    lowered = text.lower()
-    if any(w in lowered for w in ("shape", "dimension", "rank", "incompatible")):
-        return "shape", f"tracing the model raised {text}"
-    return "crash", f"tracing the model raised {text}"
+    return error_kind(err), f"tracing the model raised {text}"
 
 
 def trace(request: dict[str, Any]) -> dict[str, Any]:

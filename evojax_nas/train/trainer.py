@@ -63,7 +63,8 @@ def batch_schedule(seed: int, n: int, batch: int, steps: int) -> np.ndarray:
     return order[: steps * batch].reshape(steps, batch).astype(np.int32)
 
 
-def _classify(err: Exception) -> str:
+def error_kind(err: BaseException) -> str:
+    """shape when an error message speaks of shapes, else crash."""
     text = f"{type(err).__name__} {err}".lower()
     return "shape" if any(w in text for w in ("shape", "dimension", "rank", "incompatible")) else "crash"
 
@@ -141,7 +142,7 @@ class Trainer:
             eval_out = jax.eval_shape(network.apply_eval, params, state, jax.ShapeDtypeStruct(
                 (b_eval, *self.task.input_shape), jnp.float32))
         except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
-            raise TrainingError(_classify(err), f"the exported program does not fit the task: "
+            raise TrainingError(error_kind(err), f"the exported program does not fit the task: "
                                                 f"{type(err).__name__}: {err}") from err
         for name, out, b in (("train", train_out, b_train), ("eval", eval_out, b_eval)):
             want = (s, b, self.task.num_classes)
@@ -305,7 +306,7 @@ class Trainer:
         except TrainingError:
             raise
         except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
-            raise TrainingError(_classify(err), f"training raised {type(err).__name__}: {err}") from err
+            raise TrainingError(error_kind(err), f"training raised {type(err).__name__}: {err}") from err
         finite = np.isfinite(loss) & np.all(
             [np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
              for leaf in jax.tree.leaves(params)], axis=0)
