@@ -1,0 +1,142 @@
+"""Train and test one triplet function on one CLRS algorithm: the whole step jitted, seeds vmapped (every
+seed sees the same batches), model selection on the validation score as in dm-clrs' run.py, then the
+out-of-distribution test score of each seed's best parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from clrs_tasks import data
+from clrs_tasks.losses import score, total_loss
+from clrs_tasks.model import Step, dimensions, expand, forward, postprocess
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """run.py's defaults, except the optimizer the EvoPrompting paper names (AdamW) and its 2,000 steps."""
+
+    steps: int = 2000
+    hidden: int = 128
+    batch_size: int = data.BATCH_SIZE
+    learning_rate: float = 1e-3
+    grad_clip: float = 1.0
+    weight_decay: float = 1e-4          # 0 gives run.py's Adam
+    train_lengths: tuple[int, ...] = data.TRAIN_LENGTHS
+    test_length: int = data.TEST_LENGTH
+    val_samples: int | None = None      # None: the recipe's count
+    test_samples: int | None = None
+    eval_every: int = 50
+    num_seeds: int = 1
+
+
+def optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """dm-clrs' chain (clip by global norm, Adam, scale) with decoupled weight decay added."""
+    parts = [optax.clip_by_global_norm(config.grad_clip)] if config.grad_clip else []
+    parts.append(optax.scale_by_adam())
+    if config.weight_decay:
+        parts.append(optax.add_decayed_weights(config.weight_decay))
+    parts.append(optax.scale(-config.learning_rate))
+    return optax.chain(*parts)
+
+
+class CLRSTrainer:
+    """Holds the jitted, seed-vmapped init, update and predict of one (algorithm, triplet module)."""
+
+    def __init__(self, probes: tuple[data.Probe, ...], triplet: nn.Module, config: TrainConfig):
+        self.probes, self.config = probes, config
+        self.by_name = {p.name: p for p in probes}
+        self.step = Step(probes, config.hidden, triplet)
+        self.tx = optimizer(config)
+        self._update = jax.jit(jax.vmap(self._update_one, in_axes=(0, 0, None, 0)))
+        self._predict = jax.jit(jax.vmap(self._predict_one, in_axes=(0, None)))
+
+    def init(self, batch: data.Batch, seed: int) -> tuple[Any, Any]:
+        """Per-seed parameters and optimizer states, stacked on axis 0."""
+        b, n = dimensions(batch, self.probes)
+        inputs = {k: expand(self.by_name[k], v, n) for k, v in batch["inputs"].items()}
+        hints = {k: expand(self.by_name[k], v[0], n) for k, v in batch["hints"].items()}
+        hidden = jnp.zeros((b, n, self.config.hidden))
+
+        def one(key):
+            params = self.step.init({"params": key, "gumbel": key}, inputs, hints, hidden, False)
+            return params, self.tx.init(params)
+
+        keys = jax.random.split(jax.random.key(seed), self.config.num_seeds)
+        return jax.jit(jax.vmap(one))(keys)
+
+    def _loss(self, params, batch, key):
+        outputs, hint_preds = forward(self.step, params, batch, True, key)
+        return total_loss(self.probes, batch, outputs, hint_preds, dimensions(batch, self.probes)[1])
+
+    def _update_one(self, params, opt_state, batch, key):
+        loss, grads = jax.value_and_grad(self._loss)(params, batch, key)
+        updates, opt_state = self.tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    def _predict_one(self, params, batch):
+        outputs, _ = forward(self.step, params, batch, False, jax.random.key(0))
+        return postprocess(self.by_name, outputs, hard=True, sinkhorn_steps=50)
+
+    def update(self, params, opt_state, batch, keys):
+        """One training step of every seed on the same batch; returns (params, opt_state, losses (S,))."""
+        return self._update(params, opt_state, batch, keys)
+
+    def evaluate(self, params, fixed: data.Batch) -> list[dict[str, float]]:
+        """dm-clrs' scores of each seed on a fixed set, batch by batch (predictions gathered, then scored)."""
+        parts = [jax.device_get(self._predict(params, part))
+                 for part in data.batches(fixed, self.config.batch_size)]
+        scores = []
+        for seed in range(self.config.num_seeds):
+            preds = {k: np.concatenate([p[k][seed] for p in parts]) for k in parts[0]}
+            scores.append(score(self.probes, fixed["outputs"], preds))
+        return scores
+
+
+def _keep_improved(best: Any, params: Any, improved: np.ndarray) -> Any:
+    """Each seed's parameters where its validation score rose, else its best so far."""
+    return jax.tree.map(lambda b, p: np.where(improved.reshape((-1,) + (1,) * (b.ndim - 1)), p, b), best, params)
+
+
+def parameter_count(params: Any) -> int:
+    """Parameters of one seed's model (the stacked tree divided by the seed axis)."""
+    return int(sum(x[0].size for x in jax.tree.leaves(params)))
+
+
+def train_and_test(algorithm: str, triplet: nn.Module, config: TrainConfig, seed: int = 0,
+                   progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    """Train every seed for `config.steps`, keep each seed's best-validation parameters, test them.
+    Returns losses, validation curve, per-seed best validation and test scores, and the parameter count."""
+    probes, stream = data.train_stream(algorithm, seed, config.train_lengths, config.batch_size)
+    _, val = data.fixed_set(algorithm, "val", seed + 1, max(config.train_lengths), config.val_samples)
+    _, test = data.fixed_set(algorithm, "test", data.TEST_SEED, config.test_length, config.test_samples)
+    trainer = CLRSTrainer(probes, triplet, config)
+    first = next(stream)
+    params, opt_state = trainer.init(first, seed)
+    best = jax.tree.map(np.asarray, params)
+    best_val = np.full(config.num_seeds, -np.inf)
+    key = jax.random.key(seed + 2)
+    losses, curve = [], []
+    for step in range(config.steps):
+        batch = first if step == 0 else next(stream)
+        key, sub = jax.random.split(key)
+        params, opt_state, loss = trainer.update(params, opt_state, batch, jax.random.split(sub, config.num_seeds))
+        losses.append(np.asarray(loss))
+        if step % config.eval_every == 0 or step == config.steps - 1:
+            val_scores = np.array([s["score"] for s in trainer.evaluate(params, val)])
+            curve.append((step, val_scores.tolist()))
+            improved = val_scores > best_val
+            best_val = np.where(improved, val_scores, best_val)
+            best = _keep_improved(best, jax.device_get(params), improved)
+        if progress is not None:
+            progress(step, float(np.mean(losses[-1])))
+    test_scores = [s["score"] for s in trainer.evaluate(best, test)]
+    return {"algorithm": algorithm, "losses": np.stack(losses).tolist(), "val_curve": curve,
+            "best_val": best_val.tolist(), "test": test_scores, "parameters": parameter_count(params)}
