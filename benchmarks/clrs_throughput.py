@@ -46,7 +46,7 @@ def measure(algorithm: str, length: int, batch: int, hidden: int, steps: int, se
     # a fixed dataset: batches drawn from it share its hint length (dm-clrs pads to the longest)
     probes, stream = data._stream(algorithm, length, 8 * batch, batch, 0, np.random.RandomState(0), False, {})
     feedbacks = [next(stream) for _ in range(4)]
-    spec = {p.name: (p.stage, p.location, p.type) for p in probes}
+    spec = data.spec(probes)
     ours_batches = [data._to_batch(fb) for fb in feedbacks]
 
     def ours_rate(num_seeds: int) -> float:

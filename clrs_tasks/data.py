@@ -12,6 +12,7 @@ processing (permutation pointers with their masks, `pred_h` hints moved to input
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,6 +75,11 @@ def _probes(spec: dict[str, tuple[str, str, str]], feedback: Any) -> tuple[Probe
                  for name, (stage, loc, typ) in spec.items())
 
 
+def spec(probes: tuple[Probe, ...]) -> dict[str, tuple[str, str, str]]:
+    """dm-clrs' spec form of the probes: {name: (stage, location, type)}."""
+    return {p.name: (p.stage, p.location, p.type) for p in probes}
+
+
 def sampler_kwargs(algorithm: str) -> dict[str, Any]:
     """run.py's sampler arguments for training and validation (the test set takes the defaults)."""
     p = tuple(0.1 + 0.1 * i for i in range(9))
@@ -86,8 +92,6 @@ def _stream(algorithm: str, length: int, num_samples: int, batch_size: int | Non
             rng: np.random.RandomState, random_pos: bool, kwargs: dict[str, Any]
             ) -> tuple[tuple[Probe, ...], Iterator[Any]]:
     samplers = load("samplers")
-    import logging
-
     logging.getLogger("absl").setLevel(logging.ERROR)  # "Ignoring kwargs ...", "Sampling on the fly"
     sampler, spec = samplers.build_sampler(algorithm, num_samples=num_samples, length=length, seed=seed, **kwargs)
 

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from clrs_tasks.data import Probe
+from clrs_tasks.dmclrs import load
 
 EPS = 1e-12
 
@@ -75,8 +76,6 @@ def score(probes: tuple[Probe, ...], outputs: Mapping[str, np.ndarray], predicti
           ) -> dict[str, float]:
     """dm-clrs' `evaluation.evaluate` on hard predictions: per output and `score`, their mean (permutation
     pointers with their masks scored as the node pointers they encode)."""
-    from clrs_tasks.dmclrs import load
-
     probing, evaluation = load("probing"), load("evaluation")
 
     def points(arrays: Mapping[str, np.ndarray]) -> Any:

@@ -204,19 +204,34 @@ def dimensions(batch: Mapping[str, Any], probes: tuple[Probe, ...]) -> tuple[int
     raise ValueError("an algorithm needs a node or edge input")
 
 
+def _as_read(step: Step, batch: Mapping[str, Any]):
+    """The batch as steps read it: expanded inputs, a function giving the expanded true hints at step i,
+    batch size and nodes."""
+    probes = {p.name: p for p in step.probes}
+    b, n = dimensions(batch, step.probes)
+    inputs = {k: expand(probes[k], v, n) for k, v in batch["inputs"].items()}
+    hints = {k: jnp.asarray(v) for k, v in batch["hints"].items()}
+
+    def truth(i):
+        return {k: expand(probes[k], v[i], n) for k, v in hints.items()}
+
+    return inputs, truth, b, n
+
+
+def init(step: Step, key: jax.Array, batch: Mapping[str, Any]) -> Any:
+    """The step's parameters, built on the first step of `batch` (none depend on B, N or T)."""
+    inputs, truth, b, n = _as_read(step, batch)
+    return step.init({"params": key, "gumbel": key}, inputs, truth(0), jnp.zeros((b, n, step.hidden)), False)
+
+
 def forward(step: Step, params: Any, batch: Mapping[str, Any], train: bool, key: jax.Array,
             hint_teacher_forcing: float = 0.0) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
     """Run the steps over the trajectory (`Net.__call__`). Returns raw output predictions (frozen for a
     sample once its trajectory ends) and hint predictions stacked over steps 1..T-1."""
     probes = {p.name: p for p in step.probes}
-    b, n = dimensions(batch, step.probes)
-    inputs = {k: expand(probes[k], v, n) for k, v in batch["inputs"].items()}
-    hints = {k: jnp.asarray(v) for k, v in batch["hints"].items()}
+    inputs, truth, b, n = _as_read(step, batch)
     lengths = jnp.asarray(batch["lengths"])
-    steps = max(1, next(iter(hints.values())).shape[0] - 1)
-
-    def truth(i):
-        return {k: expand(probes[k], v[i], n) for k, v in hints.items()}
+    steps = max(1, next(iter(batch["hints"].values())).shape[0] - 1)
 
     def apply(cur_hints, hidden, step_key):
         return step.apply(params, inputs, cur_hints, hidden, train, rngs={"gumbel": step_key})

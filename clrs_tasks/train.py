@@ -10,13 +10,12 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 from clrs_tasks import data
 from clrs_tasks.losses import score, total_loss
-from clrs_tasks.model import Step, dimensions, expand, forward, postprocess
+from clrs_tasks.model import Step, dimensions, forward, init, postprocess
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,13 +59,8 @@ class CLRSTrainer:
 
     def init(self, batch: data.Batch, seed: int) -> tuple[Any, Any]:
         """Per-seed parameters and optimizer states, stacked on axis 0."""
-        b, n = dimensions(batch, self.probes)
-        inputs = {k: expand(self.by_name[k], v, n) for k, v in batch["inputs"].items()}
-        hints = {k: expand(self.by_name[k], v[0], n) for k, v in batch["hints"].items()}
-        hidden = jnp.zeros((b, n, self.config.hidden))
-
         def one(key):
-            params = self.step.init({"params": key, "gumbel": key}, inputs, hints, hidden, False)
+            params = init(self.step, key, batch)
             return params, self.tx.init(params)
 
         keys = jax.random.split(jax.random.key(seed), self.config.num_seeds)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from clrs_tasks import data
 from clrs_tasks.dmclrs import load
 
 PROCESSOR = {  # haiku creation order in processors.PGN.__call__ -> our names
@@ -47,13 +48,7 @@ def to_flax(hk_params: dict) -> dict:
 
 
 def feedback_and_spec(algorithm: str, length: int, batch: int, seed: int = 0) -> tuple[Any, dict]:
-    """One dm-clrs Feedback, processed as run.py does (pred_h as input, permutations), and its spec."""
-    from clrs_tasks.data import PRED_AS_INPUT
-
-    samplers = load("samplers")
-    sampler, spec = samplers.build_sampler(algorithm, num_samples=batch, length=length, seed=seed)
-    stream = iter(lambda: sampler.next(batch), None)
-    if algorithm in PRED_AS_INPUT:
-        spec, stream = samplers.process_pred_as_input(spec, stream)
-    spec, stream = samplers.process_permutations(spec, stream, True)
-    return next(stream), spec
+    """One dm-clrs Feedback from a fixed dataset, processed as run.py does (pred_h as input, permutations;
+    positions as sampled), and its spec."""
+    probes, stream = data._stream(algorithm, length, batch, batch, seed, np.random.RandomState(seed), False, {})
+    return next(stream), data.spec(probes)

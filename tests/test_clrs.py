@@ -7,7 +7,6 @@ from pathlib import Path
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from clrs_haiku import feedback_and_spec, haiku_model, to_flax
@@ -76,15 +75,9 @@ def test_parameter_counts_equal_dm_clrs_at_hidden_128():
     expected = {"bfs": 523_963, "articulation_points": 531_913, "graham_scan": 398_409, "mst_kruskal": 399_691}
     for algorithm, count in expected.items():
         feedback, spec = feedback_and_spec(algorithm, 5, 2)
-        probes = data._probes(spec, feedback)
-        batch = data._to_batch(feedback)
-        b, n = clrs_model.dimensions(batch, probes)
-        by_name = {p.name: p for p in probes}
-        inputs = {k: clrs_model.expand(by_name[k], v, n) for k, v in batch["inputs"].items()}
-        hints = {k: clrs_model.expand(by_name[k], v[0], n) for k, v in batch["hints"].items()}
-        shapes = jax.eval_shape(clrs_model.Step(probes, 128, triplet()).init,
-                                {"params": jax.random.key(0), "gumbel": jax.random.key(1)},
-                                inputs, hints, jnp.zeros((b, n, 128)), False)["params"]
+        step = clrs_model.Step(data._probes(spec, feedback), 128, triplet())
+        shapes = jax.eval_shape(lambda batch, step=step: clrs_model.init(step, jax.random.key(0), batch),
+                                data._to_batch(feedback))["params"]
         size = lambda tree: sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))  # noqa: E731
         assert size(shapes) == count, algorithm
         assert size(shapes["processor"]) + size(shapes["triplet"]) == 258_872
