@@ -52,7 +52,7 @@ def measure(algorithm: str, length: int, batch: int, hidden: int, steps: int, se
     def ours_rate(num_seeds: int) -> float:
         trainer = CLRSTrainer(probes, triplet(), TrainConfig(hidden=hidden, batch_size=batch, num_seeds=num_seeds,
                                                              weight_decay=0.0))
-        state = list(trainer.init(ours_batches[0], 0))
+        state = list(trainer.init(ours_batches[0], range(num_seeds)))
         keys = jax.random.split(jax.random.key(1), num_seeds)
 
         def step(b):

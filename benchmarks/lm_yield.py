@@ -24,7 +24,8 @@ from evojax_nas.lm.extract import extract_program
 from evojax_nas.lm.repair import repair
 from evojax_nas.programs import Program
 from evojax_nas.search.fitness import program_fitness
-from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt
+from evojax_nas.search.prompts import assemble_child, build_prompt, stop_markers
+from evojax_nas.tasks import PromptSpec
 from evojax_nas.train import default_config
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "mnist1d"
@@ -62,7 +63,7 @@ def main() -> None:
             prompt, header = build_prompt(parents, spec)
             t0 = time.perf_counter()
             texts = saved[cell]["completions"] if saved else lm.generate(
-                [prompt], n=args.samples, temperature=temp, max_new_tokens=args.max_new_tokens, stop=STOP,
+                [prompt], n=args.samples, temperature=temp, max_new_tokens=args.max_new_tokens, stop=stop_markers(spec),
                 seed=args.seed + cell)[0]
             print(f"cell {a}+{b} T={temp}: {len(texts)} samples in {time.perf_counter() - t0:.0f} s", flush=True)
             children += [(parents, header, text) for text in texts]
@@ -76,7 +77,7 @@ def main() -> None:
         outcomes: Counter = Counter()
         pending: dict[str, list[tuple[str, Program]]] = {}
         for parents, header, text in children:
-            ex = extract_program(text, header, STOP, spec.class_name, spec.closing)
+            ex = extract_program(text, header, stop_markers(spec), spec.class_name, spec.closing)
             outcomes[ex.outcome] += 1
             if ex.source is None:
                 continue

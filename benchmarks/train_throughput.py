@@ -22,7 +22,7 @@ import flax.linen as nn
 import numpy as np
 
 from evojax_nas.programs.loader import load_class
-from evojax_nas.tasks import get_task
+from evojax_nas.tasks.mnist1d import make_task
 from evojax_nas.train import Strategy, Trainer, default_config
 from evojax_nas.train.strategy import StrategyCache
 from evojax_nas.train.trainer import batch_schedule
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=["cnn", "mlp"])
     args = parser.parse_args()
-    task = get_task("mnist1d")
+    task = make_task()
     seeds = list(range(args.seeds))
     import jax
 

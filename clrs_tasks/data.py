@@ -80,12 +80,14 @@ def spec(probes: tuple[Probe, ...]) -> dict[str, tuple[str, str, str]]:
     return {p.name: (p.stage, p.location, p.type) for p in probes}
 
 
-def sampler_kwargs(algorithm: str) -> dict[str, Any]:
-    """run.py's sampler arguments for training and validation (the test set takes the defaults)."""
+def sampler_kwargs(algorithm: str, length: int = 20) -> dict[str, Any]:
+    """run.py's sampler arguments for training and validation (the test set takes the defaults). Needles
+    of random length up to 8, as run.py's, fit strings of 17 nodes or more; a shorter string (small CPU
+    budgets) gets needles up to (length - 1) // 2, which dm-clrs' sampler can still embed."""
     p = tuple(0.1 + 0.1 * i for i in range(9))
     if algorithm in SPARSE_GRAPHS:
         p = tuple(x / 2 for x in p)
-    return {"p": p, "length_needle": -8}
+    return {"p": p, "length_needle": -max(1, min(8, (length - 1) // 2))}
 
 
 def _stream(algorithm: str, length: int, num_samples: int, batch_size: int | None, seed: int,
@@ -116,18 +118,19 @@ def _stream(algorithm: str, length: int, num_samples: int, batch_size: int | Non
 
 def train_stream(algorithm: str, seed: int, lengths: tuple[int, ...] = TRAIN_LENGTHS,
                  batch_size: int = BATCH_SIZE) -> tuple[tuple[Probe, ...], Iterator[Batch]]:
-    """Endless training batches drawn on the fly, cycling through `lengths` (run.py's multi-sampler)."""
+    """Endless training batches drawn on the fly, cycling through `lengths` (run.py's multi-sampler), their
+    hints padded to a bucket of steps (pad_steps)."""
     rng = np.random.RandomState(seed)
     if algorithm in STRING_MATCHERS:  # a fixed haystack; the needle length varies
         lengths = ((max(lengths) * 5) // 4,)
-    streams = [_stream(algorithm, n, -1, batch_size, rng.randint(2**32), rng, True, sampler_kwargs(algorithm))
+    streams = [_stream(algorithm, n, -1, batch_size, rng.randint(2**32), rng, True, sampler_kwargs(algorithm, n))
                for n in lengths]
     probes = streams[0][0]
 
     def cycle() -> Iterator[Batch]:
         while True:
             for _, stream in streams:
-                yield _to_batch(next(stream))
+                yield pad_steps(_to_batch(next(stream)))
 
     return probes, cycle()
 
@@ -146,7 +149,7 @@ def fixed_set(algorithm: str, split: str, seed: int, length: int, num_samples: i
         if algorithm in STRING_MATCHERS:
             length = (length * 5) // 4
         probes, stream = _stream(algorithm, length, count, None, rng.randint(2**32), rng, True,
-                                 sampler_kwargs(algorithm))
+                                 sampler_kwargs(algorithm, length))
     elif split == "test":
         count = num_samples or 32 * multiplier
         probes, stream = _stream(algorithm, length, count, None, seed, rng, False, {})
@@ -155,13 +158,35 @@ def fixed_set(algorithm: str, split: str, seed: int, length: int, num_samples: i
     return probes, _to_batch(next(stream))
 
 
+def step_bucket(steps: int) -> int:
+    """The smallest of 2, 3, 4, 6, 8, 12, 16, ... (2^k and 1.5 x 2^k) at least `steps`: hint lengths padded to
+    these compile a handful of programs per size instead of one per length, for at most a third more steps."""
+    bucket = 2
+    while bucket < steps:
+        bucket = bucket * 3 // 2 if bucket & (bucket - 1) == 0 else bucket * 4 // 3
+    return bucket
+
+
+def pad_steps(batch: Batch, to: int | None = None) -> Batch:
+    """The batch with its hints padded with zeros to `to` steps (default: step_bucket of its steps). Changes
+    no loss nor output: hint losses are masked past each trajectory's length, outputs frozen once it ends."""
+    steps = next(iter(batch["hints"].values())).shape[0]
+    extra = (to or step_bucket(steps)) - steps
+    if not extra:
+        return batch
+    pad = {k: np.concatenate([v, np.zeros((extra, *v.shape[1:]), v.dtype)]) for k, v in batch["hints"].items()}
+    return {**batch, "hints": pad}
+
+
 def batches(batch: Batch, batch_size: int) -> Iterator[Batch]:
     """Split a fixed set into batches of `batch_size` in order (the last one shorter), each with its hints
-    cut to its own longest trajectory: outputs are frozen once a sample is done, so the cut changes nothing."""
+    cut to the bucket (step_bucket) of its own longest trajectory: outputs are frozen once a sample is done,
+    so the cut changes nothing."""
     count = len(batch["lengths"])
+    total = next(iter(batch["hints"].values())).shape[0]
     for start in range(0, count, batch_size):
         part = slice(start, start + batch_size)
-        steps = max(2, int(batch["lengths"][part].max()))
+        steps = min(total, step_bucket(max(2, int(batch["lengths"][part].max()))))
         yield {
             "inputs": {k: v[part] for k, v in batch["inputs"].items()},
             "hints": {k: v[:steps, part] for k, v in batch["hints"].items()},

@@ -10,6 +10,7 @@ exported call is not implemented, so `call` is a `custom_vmap` whose rule calls 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,8 @@ import jax
 import jax.numpy as jnp
 from jax import export
 
-Programs = Mapping[int, export.Exported]  # seed count -> slot/S
+Programs = Mapping[int, export.Exported]  # seed count -> slot/S (or slot_init/S)
+CLASS_NAME = "TripletMessages"
 
 
 def export_slot(module: nn.Module, hidden: int, seed_counts: tuple[int, ...], platforms: tuple[str, ...] = ("cpu",)
@@ -43,6 +45,15 @@ def export_slot(module: nn.Module, hidden: int, seed_counts: tuple[int, ...], pl
         blobs[f"slot/{s}"] = bytes(export.export(jax.jit(apply), platforms=platforms)(params, *shapes)
                                    .serialize(vjp_order=1))
     return blobs
+
+
+def trace_job(source: str, spec: dict[str, Any], seed_counts: tuple[int, ...]) -> dict[str, bytes]:
+    """The CLRS task's tracer (runs in the trace sandbox): load the candidate's class, build it without
+    arguments, export it for spec's hidden size and platforms."""
+    from evojax_nas.programs.loader import load_class
+
+    module = load_class(source, str(spec["class_name"]), base=nn.Module)()
+    return export_slot(module, int(spec["hidden"]), seed_counts, tuple(str(p) for p in spec["platforms"]))
 
 
 def _broadcast(tree: Any, batched: Any, size: int) -> Any:
@@ -81,3 +92,75 @@ def call(programs: Programs, params: Any, z: jax.Array, edge_fts: jax.Array, gra
 
     slot.defvjp(lambda *args: (forward(args), args), lambda args, ct: tuple(backward(args, ct)))
     return slot(params, z, edge_fts, graph_fts)
+
+
+def init(programs: Programs, key_data: jax.Array) -> Any:
+    """The slot's parameters for one seed from u32[2] key data, batched over seeds by jax.vmap into the S-seed
+    `slot_init/S` (as `call` is)."""
+
+    @jax.custom_batching.custom_vmap
+    def one(k):
+        return jax.tree.map(lambda x: x[0], programs[1].call(k[None]))
+
+    @one.def_vmap
+    def seeds(size, batched, k):
+        k = k if batched[0] else jnp.broadcast_to(k, (size, *k.shape))
+        out = programs[size].call(k)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return one(key_data)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ExportedSlot:
+    """A candidate's slot programs, checked: `init[S]` (slot_init/S) and `call[S]` (slot/S); `id` hashes the
+    computation. The output of every program is checked to be (S, B, N, N, H) before anything trains."""
+
+    init: dict[int, export.Exported]
+    call: dict[int, export.Exported]
+    id: str
+    hidden: int
+
+    @classmethod
+    def from_bytes(cls, blobs: dict[str, bytes], hidden: int, platform: str | None = None) -> ExportedSlot:
+        """Deserialise and check untrusted bytes; raises ExportError (evojax_nas.train.exported)."""
+        from evojax_nas.train.exported import ExportError, load_programs
+
+        programs, digest, _ = load_programs(blobs, ("slot_init", "slot"), ("slot",), platform)
+        slot = cls({s: p["slot_init"] for s, p in programs.items()}, {s: p["slot"] for s, p in programs.items()},
+                   digest, hidden)
+        for s in programs:
+            z, e, g = (a.shape for a in slot.call[s].in_avals[-3:])
+            outs = [a.shape for a in slot.call[s].out_avals]
+            b, n = z[1:3] if len(z) == 4 else (None, None)
+            want = ((s, b, n, 2 * hidden), (s, b, n, n, hidden), (s, b, hidden), [(s, b, n, n, hidden)])
+            if (z, e, g, outs) != want or isinstance(b, int) or isinstance(n, int):
+                raise ExportError("shape", f"slot/{s} must map (S, b, n, 2H), (S, b, n, n, H), (S, b, H) to "
+                                           f"(S, b, n, n, H) with b and n symbolic; it maps {z}, {e}, {g} to {outs}")
+            b, n = 3, 5
+            try:
+                params = jax.eval_shape(slot.init[s].call, jax.ShapeDtypeStruct((s, 2), jnp.uint32))
+                out = jax.eval_shape(slot.call[s].call, params, *(jax.ShapeDtypeStruct(shape, jnp.float32) for shape in
+                                     ((s, b, n, 2 * hidden), (s, b, n, n, hidden), (s, b, hidden))))
+            except Exception as err:  # noqa: BLE001 (untrusted programs: any mismatch is theirs)
+                raise ExportError("shape", f"the exported slot does not take the triplet inputs: {err}"[:600]) from err
+            if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != (s, b, n, n, hidden) \
+                    or out.dtype != jnp.float32:
+                got = jax.tree.map(lambda x: (x.shape, str(x.dtype)), out)
+                raise ExportError("shape", f"TripletMessages must return float32 (B, N, N, H) = {(b, n, n, hidden)} "
+                                           f"for z (B, N, 2H), got {got}")
+            if not jax.tree.leaves(params):
+                raise ExportError("interface", "TripletMessages has no parameters")
+        return slot
+
+
+class ExportedTriplet(nn.Module):
+    """The trusted model's triplet slot filled by an exported candidate: its parameters come from
+    `slot_init`, its messages from `slot`, both batched over seeds into the S-seed programs."""
+
+    slot: ExportedSlot
+
+    @nn.compact
+    def __call__(self, z, edge_fts, graph_fts):
+        params = self.param("slot", lambda key: init(self.slot.init, jax.random.key_data(key)))
+        return call(self.slot.call, params, z, edge_fts, graph_fts)

@@ -5,11 +5,12 @@ out-of-distribution test score of each seed's best parameters."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -57,14 +58,14 @@ class CLRSTrainer:
         self._update = jax.jit(jax.vmap(self._update_one, in_axes=(0, 0, None, 0)))
         self._predict = jax.jit(jax.vmap(self._predict_one, in_axes=(0, None)))
 
-    def init(self, batch: data.Batch, seed: int) -> tuple[Any, Any]:
-        """Per-seed parameters and optimizer states, stacked on axis 0."""
+    def init(self, batch: data.Batch, seeds: Sequence[int]) -> tuple[Any, Any]:
+        """Per-seed parameters and optimizer states, stacked on axis 0 (seed s starts from key(s) alone, so
+        seeds trained apart or together start alike)."""
         def one(key):
             params = init(self.step, key, batch)
             return params, self.tx.init(params)
 
-        keys = jax.random.split(jax.random.key(seed), self.config.num_seeds)
-        return jax.jit(jax.vmap(one))(keys)
+        return jax.jit(jax.vmap(one))(seed_keys(seeds, 0))
 
     def _loss(self, params, batch, key):
         outputs, hint_preds = forward(self.step, params, batch, True, key)
@@ -88,10 +89,15 @@ class CLRSTrainer:
         parts = [jax.device_get(self._predict(params, part))
                  for part in data.batches(fixed, self.config.batch_size)]
         scores = []
-        for seed in range(self.config.num_seeds):
+        for seed in range(len(jax.tree.leaves(params)[0])):
             preds = {k: np.concatenate([p[k][seed] for p in parts]) for k in parts[0]}
             scores.append(score(self.probes, fixed["outputs"], preds))
         return scores
+
+
+def seed_keys(seeds: Sequence[int], stream: int) -> jax.Array:
+    """One key per seed for one use (0: parameters, 1: the training noise)."""
+    return jnp.stack([jax.random.fold_in(jax.random.key(s), stream) for s in seeds])
 
 
 def _keep_improved(best: Any, params: Any, improved: np.ndarray) -> Any:
@@ -104,33 +110,52 @@ def parameter_count(params: Any) -> int:
     return int(sum(x[0].size for x in jax.tree.leaves(params)))
 
 
+@dataclasses.dataclass(frozen=True)
+class EvalSets:
+    """An algorithm's probes and its fixed validation and test sets (made once, shared by every program)."""
+
+    probes: tuple[data.Probe, ...]
+    val: data.Batch
+    test: data.Batch
+
+    @classmethod
+    def make(cls, algorithm: str, config: TrainConfig, seed: int = 0) -> EvalSets:
+        probes, val = data.fixed_set(algorithm, "val", seed + 1, max(config.train_lengths), config.val_samples)
+        _, test = data.fixed_set(algorithm, "test", data.TEST_SEED, config.test_length, config.test_samples)
+        return cls(probes, val, test)
+
+
 def train_and_test(algorithm: str, triplet: nn.Module, config: TrainConfig, seed: int = 0,
-                   progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-    """Train every seed for `config.steps`, keep each seed's best-validation parameters, test them.
-    Returns losses, validation curve, per-seed best validation and test scores, and the parameter count."""
-    probes, stream = data.train_stream(algorithm, seed, config.train_lengths, config.batch_size)
-    _, val = data.fixed_set(algorithm, "val", seed + 1, max(config.train_lengths), config.val_samples)
-    _, test = data.fixed_set(algorithm, "test", data.TEST_SEED, config.test_length, config.test_samples)
-    trainer = CLRSTrainer(probes, triplet, config)
+                   progress: Callable[[int, float], None] | None = None, seeds: Sequence[int] | None = None,
+                   sets: EvalSets | None = None) -> dict[str, Any]:
+    """Train each seed (default: seed .. seed + num_seeds - 1, vmapped) for `config.steps` on the batches of
+    data seed `seed`, keep each seed's best-validation parameters, test them. Returns losses, validation
+    curve, per-seed best validation and test scores, and the parameter count."""
+    seeds = list(seeds) if seeds is not None else [seed + i for i in range(config.num_seeds)]
+    sets = sets or EvalSets.make(algorithm, config, seed)
+    _, stream = data.train_stream(algorithm, seed, config.train_lengths, config.batch_size)
+    trainer = CLRSTrainer(sets.probes, triplet, config)
     first = next(stream)
-    params, opt_state = trainer.init(first, seed)
+    params, opt_state = trainer.init(first, seeds)
     best = jax.tree.map(np.asarray, params)
-    best_val = np.full(config.num_seeds, -np.inf)
-    key = jax.random.key(seed + 2)
+    best_val = np.full(len(seeds), -np.inf)
+    keys = seed_keys(seeds, 1)
+    split = jax.jit(jax.vmap(jax.random.split))
     losses, curve = [], []
     for step in range(config.steps):
         batch = first if step == 0 else next(stream)
-        key, sub = jax.random.split(key)
-        params, opt_state, loss = trainer.update(params, opt_state, batch, jax.random.split(sub, config.num_seeds))
+        pairs = split(keys)
+        keys = pairs[:, 0]
+        params, opt_state, loss = trainer.update(params, opt_state, batch, pairs[:, 1])
         losses.append(np.asarray(loss))
         if step % config.eval_every == 0 or step == config.steps - 1:
-            val_scores = np.array([s["score"] for s in trainer.evaluate(params, val)])
+            val_scores = np.array([s["score"] for s in trainer.evaluate(params, sets.val)])
             curve.append((step, val_scores.tolist()))
             improved = val_scores > best_val
             best_val = np.where(improved, val_scores, best_val)
             best = _keep_improved(best, jax.device_get(params), improved)
         if progress is not None:
             progress(step, float(np.mean(losses[-1])))
-    test_scores = [s["score"] for s in trainer.evaluate(best, test)]
+    test_scores = [s["score"] for s in trainer.evaluate(best, sets.test)]
     return {"algorithm": algorithm, "losses": np.stack(losses).tolist(), "val_curve": curve,
             "best_val": best_val.tolist(), "test": test_scores, "parameters": parameter_count(params)}

@@ -13,7 +13,7 @@ from evojax_nas.config import DEFAULT_CONFIG, load_config
 
 
 def _table(rows: Sequence[dict]) -> str:
-    head = f"{'program':28} {'val acc':>8} {'test acc':>8} {'params':>8} {'FLOPs':>10} {'fitness':>10}  status"
+    head = f"{'program':28} {'val':>8} {'test':>8} {'params':>8} {'FLOPs':>10} {'fitness':>10}  status"
     lines = [head, "-" * len(head)]
     for row in rows:
         m = row.get("metrics") or {}
@@ -34,6 +34,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evojax_nas.search import score
 
     config = load_config(args.config)
+    if args.task is not None and args.task != config.task:  # another task: its own training recipe
+        import ml_collections
+
+        from evojax_nas.tasks import get_task
+
+        config.task, config.task_kwargs = args.task, ml_collections.ConfigDict()
+        config.train = ml_collections.ConfigDict(get_task(args.task).train_defaults())
     if args.steps is not None:
         config.train.num_steps = args.steps
     if args.seeds is not None:
@@ -41,8 +48,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.strategy is not None:
         config.train.strategy = args.strategy
     programs = [Program.from_file(path) for path in args.paths]
-    if args.task is not None:
-        config.task = args.task
     names = {program.id: Path(path).name for path, program in zip(args.paths, programs, strict=True)}
 
     def finished(result) -> None:  # each result as it comes: a long batch shows its progress
@@ -62,6 +67,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
     print(_table(rows), file=sys.stderr)
     return 0 if all(r["failure"] is None for r in rows) else 1
+
+
+def cmd_clrs_table(args: argparse.Namespace) -> int:
+    """Train triplet functions on CLRS algorithms in the sandbox; write the OOD table (markdown and CSV)."""
+    try:
+        from clrs_tasks.data import algorithms
+        from clrs_tasks.table import run_table
+        from clrs_tasks.task import train_defaults
+    except ImportError as err:
+        raise RuntimeError(f"clrs-table needs the clrs extra (pip install -e '.[clrs]'): {err}") from err
+    known = algorithms()
+    names = known if args.algorithms == ["all"] else [a for arg in args.algorithms for a in arg.split(",") if a]
+    unknown = [a for a in names if a not in known]
+    if unknown:
+        raise ValueError(f"unknown CLRS algorithms {unknown}; known: {', '.join(known)}")
+    train = train_defaults()
+    for key, value in (("num_steps", args.steps), ("num_seeds", args.seeds), ("hidden", args.hidden),
+                       ("train_lengths", args.train_lengths), ("test_length", args.test_length),
+                       ("val_samples", args.val_samples), ("test_samples", args.test_samples),
+                       ("eval_every", args.eval_every)):
+        if value is not None:
+            train[key] = value
+    memory = int(args.memory_gb * 2**30)
+    md, _ = run_table([Path(p) for p in args.programs], names, train, Path(args.out),
+                      {"num_workers": args.workers, "timeout_s": args.timeout, "memory_bytes": memory,
+                       "program_memory_bytes": memory // 2})
+    print(md.read_text())
+    return 0
 
 
 def cmd_serve_lm(args: argparse.Namespace) -> int:
@@ -105,13 +138,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evonas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("eval", help="train program files in the sandbox and print their metrics")
-    ev.add_argument("paths", nargs="+", help="program files (.py) defining the task's model class")
-    ev.add_argument("--task", help="override config.task")
+    ev.add_argument("paths", nargs="+", help="program files (.py) defining the task's class (Model, or "
+                    "TripletMessages for clrs)")
+    ev.add_argument("--task", help="another task than the config's, with its default training: mnist1d, "
+                    "clrs:ALGORITHM (e.g. clrs:bfs), or module:function")
     ev.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file with get_config()")
     ev.add_argument("--steps", type=int, help="override config.train.num_steps")
     ev.add_argument("--seeds", type=int, help="override config.train.num_seeds (trained vmapped)")
     ev.add_argument("--strategy", help="auto, python-vmap, python-serial, scan-vmap or scan-serial")
     ev.set_defaults(func=cmd_eval)
+    ct = sub.add_parser("clrs-table", help="train triplet functions on CLRS algorithms; OOD table beside the "
+                        "published Triplet-GMPNN column")
+    ct.add_argument("--programs", nargs="+", required=True, help="TripletMessages program files")
+    ct.add_argument("--algorithms", nargs="+", default=["all"], help="all, or names (space or comma separated)")
+    ct.add_argument("--steps", type=int, help="training steps (default 2,000)")
+    ct.add_argument("--seeds", type=int, help="seeds per program, trained vmapped (default 1)")
+    ct.add_argument("--hidden", type=int, help="hidden size (default 128)")
+    ct.add_argument("--train-lengths", type=int, nargs="+", help="training sizes (default 4 7 11 13 16)")
+    ct.add_argument("--test-length", type=int, help="OOD test size (default 64)")
+    ct.add_argument("--val-samples", type=int, help="validation samples (default: the recipe's)")
+    ct.add_argument("--test-samples", type=int, help="test samples (default: the recipe's)")
+    ct.add_argument("--eval-every", type=int, help="steps between validations (default 50)")
+    ct.add_argument("--workers", type=int, default=1, help="train workers (programs trained at once)")
+    ct.add_argument("--timeout", type=float, default=7200.0, help="seconds per training")
+    ct.add_argument("--memory-gb", type=float, default=16.0, help="a train worker's address space")
+    ct.add_argument("--out", required=True, help="folder for table.md, table.csv and results.jsonl (resumable)")
+    ct.set_defaults(func=cmd_clrs_table)
     lm = sub.add_parser("serve-lm", help="serve the local LM over an OpenAI-compatible HTTP API")
     lm.add_argument("--checkpoint", help="embedded:gemma3-270m (default), a .gguf file or an HF directory")
     lm.add_argument("--host", default="127.0.0.1")

@@ -21,9 +21,9 @@ if "EVOJAX_NAS_CACHE" not in os.environ:
 
 @pytest.fixture(scope="session")
 def task():
-    from evojax_nas.tasks import get_task
+    from evojax_nas.tasks.mnist1d import make_task
 
-    return get_task("mnist1d")
+    return make_task()
 
 
 def seed_source(name: str) -> str:

@@ -24,7 +24,7 @@ def test_eval_every_seed_file():
         assert row["failure"] is None and len(metrics["val_accuracy"]) == 2
         assert metrics["params"] > 0 and metrics["flops"] > 0 and metrics["strategy"] == "python-serial"
         assert row["fitness"] == -(1 - metrics["val_accuracy_mean"]) * metrics["params"]
-    assert "val acc" in run.stderr and "cnn.py" in run.stderr
+    assert "fitness" in run.stderr and "cnn.py" in run.stderr
 
 
 def test_eval_reports_a_broken_program_without_a_traceback(tmp_path):

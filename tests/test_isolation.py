@@ -202,17 +202,18 @@ NEVER_HERE = textwrap.dedent('''
     from pathlib import Path
     from evojax_nas.evaluate import isolation
     from evojax_nas.evaluate.sandbox import TraceSandbox
-    from evojax_nas.evaluate.trace import TraceSpec
     from evojax_nas.tasks import get_task
     from evojax_nas.train import Trainer, default_config
     from evojax_nas.train.exported import ExportedNetwork
     source = sys.stdin.read()
-    sandbox = TraceSandbox(Path(sys.argv[1]), isolation.Limits(), "strict")
-    spec = TraceSpec("Model", (40,))
-    layers, blobs = sandbox.run({"id": "x", "source": source, "spec": spec.__dict__, "seed_counts": [1]}, 60)
-    sandbox.close()
+    task = get_task("mnist1d")
     config = default_config(); config.num_steps = 5; config.strategy = "python-vmap"
-    result = Trainer(get_task("mnist1d"), config).train(ExportedNetwork.from_bytes(blobs))
+    spec = task.trace_spec("cpu", config)
+    sandbox = TraceSandbox(Path(sys.argv[1]), isolation.Limits(), "strict", task.tracer,
+                           {"source": task.warm_up, "spec": spec})
+    layers, blobs = sandbox.run({"id": "x", "source": source, "spec": spec, "seed_counts": [1]}, 60)
+    sandbox.close()
+    result = Trainer(task.data(), config).train(ExportedNetwork.from_bytes(blobs))
     print(json.dumps({"events": seen, "patched": hasattr(math, "evonas_touched"), "params": result.params,
                       "candidates": [m for m in sys.modules if m.startswith("candidate_")], "layers": layers}))
 ''')

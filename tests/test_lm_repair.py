@@ -52,6 +52,13 @@ def test_torch_modules_become_flax_functions():
                      "padding='SAME'))(act(w))\n")
 
 
+def test_the_array_a_helper_returns_is_not_called_but_a_returned_layer_is():
+    source = ("import flax.linen as nn\n\n\ndef mlp(x, f):\n    return nn.Dense(f)(nn.relu(nn.Dense(f)(x)))\n\n\n"
+              "def block(f):\n    return nn.Dense(f)\n\n\n" + HEADER + "    @nn.compact\n    def __call__(self, x):\n"
+              "        return mlp(x, 8)(x) + block(8)(x)\n")
+    assert "return mlp(x, 8) + block(8)(x)" in rewrite(source, num_classes=None)
+
+
 def test_repeated_arguments_keep_the_first_value():
     assert rewrite("y = nn.Conv(16, (3,), kernel_size=(5,), padding='SAME')(x)\n") == \
         "y = nn.Conv(16, (3,), padding='SAME')(x)\n"

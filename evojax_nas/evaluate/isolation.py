@@ -37,7 +37,8 @@ LAYERS = ("namespaces", "disk", "limits", "no_new_privs", "landlock", "seccomp")
 ISOLATION_MODES = ("strict", "degraded")
 ENV_ALLOWED = ("LANG", "LC_ALL", "PYTHONPATH")
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup: who a root search's sandboxes are on the host
-HIDDEN_PACKAGES = ("mnist1d",)  # the data generator: a sandbox that can rebuild the task can memorise it
+# The tasks' data generators (MNIST-1D's, dm-clrs'): a sandbox that can rebuild a task's data can memorise it.
+HIDDEN_PACKAGES = ("mnist1d", "clrs")
 SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/proc",
                "/sys/devices/system/cpu", "/sys/fs/cgroup", "/dev/urandom", "/dev/random", "/dev/zero")
 

@@ -29,9 +29,9 @@ from typing import Any
 from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import Result, clean_message, mentions_oom
 from evojax_nas.evaluate.sandbox import IsolationUnavailable, TraceJob, TraceSandbox
-from evojax_nas.evaluate.trace import TraceSpec
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
+from evojax_nas.tasks import get_task
 
 MAX_REPLY_BYTES = 4 << 20
 
@@ -43,7 +43,6 @@ class EvaluatorConfig:
     task: str = "mnist1d"
     task_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    class_name: str = "Model"
     num_workers: int = 1
     timeout_s: float = 600.0  # training, per program
     trace_timeout_s: float = 60.0  # loading and exporting, per program
@@ -89,8 +88,7 @@ class _Worker:
         try:
             self.send(setup)
             ready = self.wait_frame(config.startup_timeout_s)
-            self.task_info = {"platform": str(ready["platform"]),
-                              "input_shape": [int(d) for d in ready["input_shape"]]}
+            self.platform = str(ready["platform"])
         except (OSError, frames.FrameError, TypeError, KeyError, ValueError) as err:
             self.kill()
             raise RuntimeError(f"evaluation worker did not start: {self.log_tail()}") from err
@@ -142,6 +140,7 @@ class Evaluator:
 
     def __init__(self, config: EvaluatorConfig | None = None):
         self.config = config or EvaluatorConfig()
+        self.task = get_task(self.config.task, **self.config.task_kwargs)
         self.log_dir = Path(tempfile.mkdtemp(prefix="evonas-eval-"))
         self.workers: list[_Worker] = []
         self.sandbox: TraceSandbox | None = None
@@ -183,7 +182,8 @@ class Evaluator:
         limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
                                   cpu_seconds=int(4 * self.config.trace_timeout_s) + 10,
                                   threads=max(256, 8 * (os.cpu_count() or 1)))  # XLA's pools scale with cores
-        sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation)
+        warm_up = {"source": self.task.warm_up, "spec": self.task.trace_spec("cpu", self.config.train_config)}
+        sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation, self.task.tracer, warm_up)
         refusal = sandbox.refusal()
         if refusal:
             sandbox.close()
@@ -208,7 +208,7 @@ class Evaluator:
         for program in programs:
             if program.id in run.results or any(p.id == program.id for p in run.to_trace):
                 continue
-            failure = check_source(program.source, required_class=self.config.class_name)
+            failure = check_source(program.source, required_class=self.task.prompt.class_name)
             if failure:
                 run.finish(Result(program.id, failure=failure))
             else:
@@ -250,11 +250,8 @@ class _Round:
             self._wait_and_collect()
 
     def _trace_request(self, program: Program) -> dict[str, Any]:
-        train, task = self.config.train_config, self.ev.workers[0].task_info
-        spec = TraceSpec(self.config.class_name, tuple(task["input_shape"]), (task["platform"],),
-                         int(train.get("batch_size", 100)), int(train.get("eval_batch_size", 1000)))
-        return {"id": program.id, "source": program.source, "spec": dataclasses.asdict(spec),
-                "seed_counts": self.seed_counts}
+        spec = self.ev.task.trace_spec(self.ev.workers[0].platform, self.config.train_config)
+        return {"id": program.id, "source": program.source, "spec": spec, "seed_counts": self.seed_counts}
 
     def _start_traces(self) -> None:
         ev = self.ev

@@ -21,7 +21,7 @@ from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import Result, clean_message
 
 MAX_TRACE_BYTES = 64 << 20
-PROGRAM_NAME = re.compile(r"(init|train|eval)/[0-9]{1,2}")
+PROGRAM_NAME = re.compile(r"[a-z_]{1,16}/[0-9]{1,2}")  # which names a task wants, its train stage checks
 
 
 class IsolationUnavailable(RuntimeError):
@@ -86,7 +86,9 @@ def parse_trace(program_id: str, message: Any, seconds: float) -> dict[str, byte
 class TraceSandbox:
     """The zygote process and its control socket."""
 
-    def __init__(self, root: Path, limits: isolation.Limits, mode: str, startup_timeout_s: float = 120.0):
+    def __init__(self, root: Path, limits: isolation.Limits, mode: str, tracer: str, warm_up: dict[str, Any],
+                 startup_timeout_s: float = 120.0):
+        """tracer: the task's dotted path (`module:function`); warm_up: {source, spec} traced once at start."""
         if mode not in isolation.ISOLATION_MODES:
             raise ValueError(f"eval.isolation must be one of {isolation.ISOLATION_MODES}, got {mode!r}")
         self.root, self.mode, self.next_job = root, mode, 0
@@ -100,8 +102,8 @@ class TraceSandbox:
                 env=isolation.clean_env(str(root)), start_new_session=True)
         theirs.close()
         self.control = ours
-        self.control.sendall(json.dumps({"root": str(root), "limits": dataclasses.asdict(limits),
-                                         "mode": mode}).encode())
+        self.control.sendall(json.dumps({"root": str(root), "limits": dataclasses.asdict(limits), "mode": mode,
+                                         "tracer": tracer, "warm_up": warm_up}).encode())
         readable, _, _ = select.select([self.control], [], [], startup_timeout_s)
         if not readable or not self.control.recv(1 << 16):
             self.close()

@@ -112,3 +112,8 @@ def trace_source(source: str, spec: TraceSpec, seed_counts: tuple[int, ...] = (1
     from evojax_nas.programs.loader import load_class
 
     return export_class(load_class(source, spec.class_name, base=nn.Module), spec, seed_counts)
+
+
+def trace_job(source: str, spec: dict[str, Any], seed_counts: tuple[int, ...]) -> dict[str, bytes]:
+    """The MNIST-1D task's tracer (tasks/mnist1d.py): a trace request's spec as a TraceSpec."""
+    return trace_source(source, TraceSpec.from_dict(spec), seed_counts)

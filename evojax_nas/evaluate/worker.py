@@ -13,10 +13,13 @@ import os
 import resource
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import mentions_oom
+
+if TYPE_CHECKING:  # jax is imported only once the process is confined (and its device chosen)
+    from evojax_nas.tasks.base import ProgramTrainer
 
 MAX_REQUEST_BYTES = 256 << 20
 
@@ -40,18 +43,16 @@ def classify(err: BaseException) -> str:
     return getattr(err, "kind", None) or "crash"
 
 
-def train_one(trainer: Any, request: dict[str, Any]) -> dict[str, Any]:
+def train_one(trainer: ProgramTrainer, request: dict[str, Any]) -> dict[str, Any]:
     """Check and train one exported program; the reply (hash and metrics, duplicate, or failure)."""
-    from evojax_nas.train.exported import ExportedNetwork
-
     reply: dict[str, Any] = {"id": request["id"]}
     try:
         blobs = {str(k): base64.b64decode(v, validate=True) for k, v in dict(request["programs"]).items()}
-        network = ExportedNetwork.from_bytes(blobs)
-        reply["computation"] = network.id
-        if network.id in request.get("known", ()):
+        program = trainer.load(blobs)
+        reply["computation"] = program.id
+        if program.id in request.get("known", ()):
             return {**reply, "duplicate": True}
-        return {**reply, "metrics": trainer.train(network, seeds=request.get("seeds")).metrics()}
+        return {**reply, "metrics": trainer.train(program, request.get("seeds"))}
     except (binascii.Error, TypeError, ValueError) as err:
         return {**reply, "failure": {"kind": "interface", "message": f"malformed programs: {err}"[:2000]}}
     except Exception as err:  # noqa: BLE001 (untrusted data: every error is a failure)
@@ -71,18 +72,14 @@ def main(fd: int, parent: int) -> None:
     from pathlib import Path
 
     import jax
-    import ml_collections
 
     from evojax_nas.tasks import get_task
-    from evojax_nas.train import Trainer
     from evojax_nas.train.strategy import StrategyCache
 
     cache = StrategyCache(Path(setup["strategy_cache"])) if setup.get("strategy_cache") else None
-    trainer = Trainer(get_task(setup["task"], **setup["task_kwargs"]),
-                      ml_collections.ConfigDict(setup["train_config"]), strategy_cache=cache,
-                      memory_budget_bytes=setup.get("program_memory_bytes"))
-    frames.send(sock, {"ready": True, "platform": jax.default_backend(),
-                       "input_shape": list(trainer.task.input_shape)})
+    trainer = get_task(setup["task"], **setup["task_kwargs"]).trainer(
+        setup["train_config"], strategy_cache=cache, memory_budget_bytes=setup.get("program_memory_bytes"))
+    frames.send(sock, {"ready": True, "platform": jax.default_backend()})
     while True:
         try:
             request = frames.recv(sock, MAX_REQUEST_BYTES)

@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from evojax_nas.evaluate import frames, isolation
@@ -46,13 +47,17 @@ def classify(err: BaseException) -> tuple[str, str]:
     return error_kind(err), f"tracing the model raised {text}"
 
 
-def trace(request: dict[str, Any]) -> dict[str, Any]:
-    """Load, build and export one candidate; the reply as plain data. Runs inside the sandbox."""
-    from evojax_nas.evaluate.trace import TraceSpec, trace_source
+def resolve(path: str) -> Callable[..., dict[str, bytes]]:
+    """The task's tracer from its dotted path `module:function` (the config's, never the candidate's)."""
+    module, _, function = path.partition(":")
+    return getattr(importlib.import_module(module), function)
 
+
+def trace(request: dict[str, Any], tracer: Callable[..., dict[str, bytes]]) -> dict[str, Any]:
+    """Load, build and export one candidate with the task's tracer; the reply as plain data. Runs inside the
+    sandbox."""
     try:
-        blobs = trace_source(request["source"], TraceSpec.from_dict(request["spec"]),
-                             tuple(int(s) for s in request["seed_counts"]))
+        blobs = tracer(request["source"], request["spec"], tuple(int(s) for s in request["seed_counts"]))
         return {"id": request["id"], "programs": {k: base64.b64encode(v).decode() for k, v in blobs.items()}}
     except BaseException as err:  # noqa: BLE001 (candidate code: every error is data)
         kind, message = classify(err)
@@ -75,7 +80,7 @@ def _sandbox(request: dict[str, Any], job: int, workdir: str, setup: dict[str, A
     frames.send(job, {"layers": report})
     if request.get("source") is None or (setup["mode"] == "strict" and isolation.missing(report)):
         os._exit(0)  # a probe, or isolation incomplete: nothing of the candidate runs
-    frames.send(job, trace(request))
+    frames.send(job, trace(request, resolve(setup["tracer"])))
     os._exit(0)
 
 
@@ -181,33 +186,17 @@ def serve(control: socket.socket, setup: dict[str, Any]) -> None:
         reap(block=True)
 
 
-WARM_UP = """
-import flax.linen as nn
-
-
-class Model(nn.Module):  # a little of everything: the modules tracing it imports are imported once here
-    @nn.compact
-    def __call__(self, x, train=False):
-        h = nn.Conv(4, (3,))(x[..., None])
-        h = nn.Dropout(0.1, deterministic=not train)(nn.BatchNorm(use_running_average=not train)(h))
-        h = nn.SelfAttention(num_heads=1)(nn.RNN(nn.GRUCell(4))(h))
-        return nn.Dense(10)(nn.LayerNorm()(h.reshape(h.shape[0], -1)))
-"""
-
-
-def _preload() -> None:
+def _preload(tracer: Callable[..., dict[str, bytes]], warm_up: dict[str, Any]) -> None:
     """Import what tracing imports lazily, without tracing here: tracing starts XLA's threads, and a
-    process that forks must have none. A forked child traces a warm-up model and names the modules it
-    had to import; the zygote imports them. A sandbox (`nobody`, when the search is root) may then be
-    unable to read the Python installation at all, and still trace."""
-    from evojax_nas.evaluate.trace import TraceSpec, trace_source
-
+    process that forks must have none. A forked child traces the task's warm-up program and names the
+    modules it had to import; the zygote imports them. A sandbox (`nobody`, when the search is root) may then
+    be unable to read the Python installation at all, and still trace."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             before = set(sys.modules)
-            trace_source(WARM_UP, TraceSpec("Model", (40,)), (1, 2))
+            tracer(warm_up["source"], warm_up["spec"], (1, 2))
             os.write(write, json.dumps(sorted(set(sys.modules) - before)).encode())
         finally:
             os._exit(0)
@@ -236,10 +225,9 @@ def main(fd: int, parent: int) -> None:
     import jax.numpy  # noqa: F401
     from jax._src.export import serialization  # noqa: F401
 
-    import evojax_nas.evaluate.trace  # noqa: F401
     import evojax_nas.programs.loader  # noqa: F401
 
-    _preload()
+    _preload(resolve(setup["tracer"]), setup["warm_up"])
     setup["read"] = isolation.readable_paths(setup["root"])
     control.send(json.dumps({"ready": True}).encode())
     serve(control, setup)

@@ -352,6 +352,31 @@ def _field_calls(tree: ast.Module) -> None:
                            and isinstance(n.value.value, int | float)}).visit(cls)
 
 
+def _applies_layer(node: ast.expr) -> bool:
+    """An expression that is an array for sure: a layer applied (`nn.Dense(f)(x)`), or arithmetic of those."""
+    if isinstance(node, ast.BinOp):
+        return _applies_layer(node.left) and _applies_layer(node.right)
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Call)
+
+
+def _array_helper_calls(tree: ast.Module) -> None:
+    """`mlp(x, 8)(y)` -> `mlp(x, 8)` for a module-level function whose every return applies a layer (so it
+    returns an array, which cannot be called): small LMs copy the `nn.Dense(f)(x)` pattern onto helpers."""
+    helpers = {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and (returns := [
+        r for r in ast.walk(f) if isinstance(r, ast.Return)]) and all(r.value is not None and _applies_layer(r.value)
+                                                                        for r in returns)}
+
+    class Drop(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            self.generic_visit(node)
+            inner = node.func
+            if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in helpers:
+                return inner
+            return node
+
+    Drop().visit(tree)
+
+
 def _channel_axis(tree: ast.Module, class_name: str) -> None:
     """A `__call__` that convolves its input without giving it a channel axis first gets
     `if x.ndim == 2: x = x[..., None]` (a (batch, length) signal becomes (batch, length, 1))."""
@@ -470,35 +495,43 @@ def fix_interface(source: str, class_name: str = "Model", num_classes: int = 10)
     return ast.unparse(tree) + "\n"
 
 
-def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model", num_classes: int = 10) -> str:
+def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model", num_classes: int | None = 10
+            ) -> str:
     """The AST rewrites: PyTorch modules, signatures and keywords, recurrent layers, repeated or unknown
     layer arguments, `forward` and a missing `@nn.compact`, a `__call__` cut off (the parent's), number fields
-    called like layers, fields read as bare names, list defaults, a tuple of widths used as one, a missing
-    channel axis, a missing return, fields used but undeclared or declared but without a
-    default, `train` for local Modules, forbidden imports nobody uses."""
+    called like layers, the array a helper returns called like a layer, fields read as bare names, list
+    defaults, a tuple of widths used as one, a missing channel axis, a missing return, fields used but
+    undeclared or declared but without a default, `train` for local Modules, forbidden imports nobody uses.
+    The channel axis and the return are a classifier's (num_classes None: the class is not one)."""
     from evojax_nas.programs.static_check import ALLOWED_IMPORTS
 
     tree = _LayerArguments().visit(_TorchModules().visit(ast.parse(source)))
     _borrow_call(tree, class_name, parents)
     _module_methods(tree)
     _field_calls(tree)
+    _array_helper_calls(tree)
     _bare_fields(tree)
     _field_values(tree, class_name)
-    _channel_axis(tree, class_name)
-    _ensure_return(tree, class_name, num_classes)
+    if num_classes is not None:
+        _channel_axis(tree, class_name)
+        _ensure_return(tree, class_name, num_classes)
     _declare_missing_fields(tree, parents, class_name)
     _module_calls_train(tree)
     _drop_unused_imports(tree, ALLOWED_IMPORTS)
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
-def repair(source: str, class_name: str = "Model", num_classes: int = 10, parents: Sequence[str] = ()) -> str:
+def repair(source: str, class_name: str = "Model", num_classes: int | None = 10, parents: Sequence[str] = ()
+           ) -> str:
     """Every mechanical repair that cannot make a working child worse: PyTorch names and modules, repeated
     arguments, fields the child uses but does not declare (a parent's default, if one has the field), `train`
-    where a local Module needs it, unused forbidden imports, a flatten before the final Dense (a no-op on a
+    where a local Module needs it, unused forbidden imports; and for a classifier of num_classes classes
+    (None: not a classifier, e.g. CLRS' triplet function), a flatten before the final Dense (a no-op on a
     (batch, features) array), the `train` argument, the class count. Unparseable source is returned as is."""
     try:
         source = translate_torch_names(rewrite(source, parents, class_name, num_classes))
+        if num_classes is None:
+            return source
         source = insert_flatten(source, class_name) or source
         return fix_interface(source, class_name, num_classes)
     except Exception:  # noqa: BLE001 (whatever a rewrite trips on, the child keeps just the renames)

@@ -104,7 +104,7 @@ def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
 
 
 def spread(metrics: dict[str, Any]) -> str:
-    """Validation accuracy as mean ± std over its training seeds."""
+    """The validation score (accuracy; dm-clrs' score on CLRS) as mean ± std over its training seeds."""
     accs = metrics.get("val_accuracy") or [metrics["val_accuracy_mean"]]
     if len(accs) == 1:
         return f"{metrics['val_accuracy_mean']:.3f} (1 seed)"
@@ -120,7 +120,7 @@ def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
         lines += [f"## {run['name']}", "",
                   f"{len(run['candidates'])} candidates logged; best seed fitness "
                   f"{best_seed if best_seed is None else round(best_seed, 1)}.", "",
-                  "| rank | program | round | val acc (mean ± std, seeds) | test acc | params | fitness | lineage |",
+                  "| rank | program | round | val score (mean ± std, seeds) | test | params | fitness | lineage |",
                   "|---|---|---|---|---|---|---|---|"]
         for rank, c in enumerate(eligible(run)[:top], 1):
             m = c["result"]["metrics"]

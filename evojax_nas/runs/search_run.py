@@ -144,7 +144,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     metrics = RunMetrics(workdir)
     journal = RunJournal(workdir)
     with Evaluator(evaluator_config(config, workdir)) as evaluator:
-        search = EvoPrompting(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy,
+        search = EvoPrompting(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy, evaluator.task,
                               screen_seeds=config.train.num_seeds, train_seed=config.train.seed)
         restored = checkpoints.restore(lm.state_tree() if tunable else None)
         if restored is None:

@@ -28,13 +28,13 @@ import numpy as np
 
 from evojax_nas.evaluate.result import Result
 from evojax_nas.lm.extract import extract_program
-from evojax_nas.lm.repair import repair
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
 from evojax_nas.search.fingerprint import fingerprint
 from evojax_nas.search.fitness import Score, fitness, program_fitness, score
-from evojax_nas.search.prompts import STOP, PromptSpec, assemble_child, build_prompt, build_retry_prompt
+from evojax_nas.search.prompts import assemble_child, build_prompt, build_retry_prompt, stop_markers
+from evojax_nas.tasks.base import Task
 
 RETRIED_KINDS = ("syntax", "forbidden", "interface", "shape", "nan", "crash")  # not timeout, oom: size, not bugs
 
@@ -163,16 +163,20 @@ class EvoPrompting:
     """One object per run: call run_round(state) until state.round == config.num_rounds."""
 
     def __init__(self, config: Any, lm: Any, evaluator: Any, seeds: Sequence[Program], journal: Journal,
-                 min_val_accuracy: float, spec: PromptSpec | None = None,
+                 min_val_accuracy: float, task: Task | None = None,
                  progress: Callable[[str, dict[str, Any]], None] | None = None, screen_seeds: int = 1,
                  train_seed: int = 0):
         """screen_seeds, train_seed: the training seeds every child is trained on first (the train config's
         num_seeds and seed); a child that would enter the population is then trained on the next ones up to
-        config.confirm_seeds."""
+        config.confirm_seeds. task: what children are and which repairs apply (MNIST-1D when not given)."""
         check_config(config)
         self.config, self.lm, self.evaluator, self.journal = config, lm, evaluator, journal
         self.seeds, self.min_val_accuracy = list(seeds), min_val_accuracy
-        self.spec = spec or PromptSpec()
+        if task is None:
+            from evojax_nas.tasks.mnist1d import Mnist1D
+
+            task = Mnist1D()
+        self.task, self.spec = task, task.prompt
         self.progress = progress or (lambda event, info: None)
         self.screen_seeds, self.train_seed = screen_seeds, train_seed
 
@@ -190,8 +194,8 @@ class EvoPrompting:
         if new.round == 0:
             children = [Child(s, [], s.source) for s in self.seeds]
             # A child that copies a seed is repaired like every child, so the repaired seed is a seed too.
-            new.fingerprints += sorted({fingerprint(source) for s in self.seeds for source in
-                                        (s.source, repair(s.source, self.spec.class_name, self.spec.num_classes))})
+            new.fingerprints += sorted({fingerprint(source, self.spec.class_name) for s in self.seeds for source in
+                                        (s.source, self.task.repair(s.source))})
             rejected: list[tuple[Child, Failure]] = []
             stats: dict[str, Any] = {"sampled": len(self.seeds)}
         else:
@@ -225,7 +229,7 @@ class EvoPrompting:
         then marked seen); else "seen" (the same text), "duplicate" (another text of a program seen) or
         "rejected" (logged with the check's reason; its fingerprint stays free, as dead code the
         fingerprint ignores may be what the check refused)."""
-        print_ = fingerprint(child.program.source)
+        print_ = fingerprint(child.program.source, self.spec.class_name)
         if child.program.id in state.seen:
             return "seen"
         if print_ in seen_fingerprints:
@@ -289,7 +293,7 @@ class EvoPrompting:
         if completions is None:
             self.progress("sampling", {"round": state.round, "rows": len(texts) * n, **context})
             completions = self.lm.generate(texts, n=n, temperature=temps, max_new_tokens=cfg.max_new_tokens,
-                                           stop=STOP, seed=lm_seed)
+                                           stop=stop_markers(self.spec), seed=lm_seed)
             self.journal.record_samples(key, completions, {"round": state.round, **context, "prompts": texts,
                                                            "temperatures": temps, "lm_seed": lm_seed})
         return completions
@@ -320,11 +324,11 @@ class EvoPrompting:
         return children, stats
 
     def _child(self, text: str, header: str, parents: list[Program], origin: dict[str, Any]) -> Child | None:
-        extraction = extract_program(text, header, STOP, self.spec.class_name, self.spec.closing)
+        extraction = extract_program(text, header, stop_markers(self.spec), self.spec.class_name,
+                                     self.spec.closing)
         if extraction.source is None:
             return None
-        source = repair(assemble_child(extraction.source, parents), self.spec.class_name, self.spec.num_classes,
-                        [p.source for p in parents])
+        source = self.task.repair(assemble_child(extraction.source, parents), [p.source for p in parents])
         kind = "crossover" if len(parents) > 1 else "mutation"
         program = Program(source, parents=tuple(p.id for p in parents),
                           origin={"kind": kind, "extraction": extraction.outcome, **origin})

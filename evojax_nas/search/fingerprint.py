@@ -15,8 +15,9 @@ import copy
 import hashlib
 import operator
 
-# Names that mean the same in every program: modules, the Model, builtins, and what flax binds on `self`.
-FIXED = {"nn", "jnp", "jax", "np", "numpy", "functools", "math", "typing", "lax", "random", "self", "Model",
+# Names that mean the same in every program: modules, builtins, and what flax binds on `self` (and the task's
+# class, passed to fingerprint).
+FIXED = {"nn", "jnp", "jax", "np", "numpy", "functools", "math", "typing", "lax", "random", "self",
          *dir(builtins)}
 MODULE_API = {"param", "variable", "make_rng", "is_mutable_collection", "has_rng", "sow", "is_initializing",
               "bind", "apply", "init", "init_with_output", "scope", "name", "parent", "variables", "put_variable",
@@ -84,7 +85,7 @@ def _references(node: ast.AST, skip: set[int]) -> set[str]:
     return names
 
 
-def _prune(tree: ast.Module) -> ast.Module:
+def _prune(tree: ast.Module, class_name: str) -> ast.Module:
     """Drop dead code: statements after a return; an inert definition (see _inert) that a later one of the
     same name replaces with nothing between them naming it; an inert method, class or function whose name
     nothing else in the program mentions (as a name, an attribute of any object or a string), repeated to a
@@ -109,7 +110,7 @@ def _prune(tree: ast.Module) -> ast.Module:
             if later is not None and not any(node.name in _references(n, set()) for n in body[i + 1: later]):
                 drop.add(id(node))
         owner.body = [n for n in body if id(n) not in drop]
-    keep_always = MODULE_API | FLAX_HOOKS | {"Model"}
+    keep_always = MODULE_API | FLAX_HOOKS | {class_name}
     candidates = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef) and _inert(n, classes)
                   and n.name not in keep_always and not (n.name.startswith("__") and n.name.endswith("__"))]
     dead = {id(n) for n in candidates}
@@ -124,12 +125,12 @@ def _prune(tree: ast.Module) -> ast.Module:
     return tree
 
 
-def _model_defaults(tree: ast.Module) -> dict[str, ast.expr]:
-    """Model's fields with their defaults (Model is built without arguments, so a field is its default);
-    the declarations are removed."""
+def _model_defaults(tree: ast.Module, class_name: str) -> dict[str, ast.expr]:
+    """The task class's fields with their defaults (it is built without arguments, so a field is its
+    default); the declarations are removed."""
     defaults: dict[str, ast.expr] = {}
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "Model":
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
             kept = []
             for item in node.body:
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
@@ -141,17 +142,17 @@ def _model_defaults(tree: ast.Module) -> dict[str, ast.expr]:
 
 
 class _Canonical(ast.NodeTransformer):
-    def __init__(self, defaults: dict[str, ast.expr]):
-        self.defaults, self.names = defaults, {}
+    def __init__(self, defaults: dict[str, ast.expr], class_name: str):
+        self.defaults, self.names, self.class_name = defaults, {}, class_name
         self.in_model = False
 
     def rename(self, name: str) -> str:
-        if name in FIXED:
+        if name in FIXED or name == self.class_name:
             return name
         return self.names.setdefault(name, f"v{len(self.names)}")
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        outer, self.in_model = self.in_model, node.name == "Model"
+        outer, self.in_model = self.in_model, node.name == self.class_name
         node.name = self.rename(node.name)
         self.generic_visit(node)
         self.in_model = outer
@@ -217,11 +218,12 @@ class _Canonical(ast.NodeTransformer):
         return node
 
 
-def fingerprint(source: str) -> str:
-    """16 hex digits shared by programs that differ only in text (the content hash when it does not parse)."""
+def fingerprint(source: str, class_name: str = "Model") -> str:
+    """16 hex digits shared by programs that differ only in text (the content hash when it does not parse);
+    `class_name` is the task's class, whose name and fields' defaults are part of its contract."""
     try:
-        tree = _prune(_strip(ast.parse(source)))
-        canonical = ast.unparse(_Canonical(_model_defaults(tree)).visit(tree))
+        tree = _prune(_strip(ast.parse(source)), class_name)
+        canonical = ast.unparse(_Canonical(_model_defaults(tree, class_name), class_name).visit(tree))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         canonical = source.strip()
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

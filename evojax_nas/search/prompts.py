@@ -5,23 +5,17 @@ assembly back into a whole program."""
 from __future__ import annotations
 
 import ast
-import dataclasses
 
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.fitness import program_fitness
+from evojax_nas.tasks.base import PromptSpec
 
 IMPORTS = "import functools\n\nimport flax.linen as nn\nimport jax\nimport jax.numpy as jnp"
-STOP = ("\n# Model ", "\nclass Model", "```", "\nif __name__")
 
 
-@dataclasses.dataclass(frozen=True)
-class PromptSpec:
-    """How a prompt is phrased for one task."""
-
-    task_line: str = "Flax models for MNIST-1D: signals of length 40, 10 classes."
-    class_name: str = "Model"
-    num_classes: int = 10
-    closing: str = "x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)"  # ends a truncated child
+def stop_markers(spec: PromptSpec) -> tuple[str, ...]:
+    """Where a completion ends: the next model's comment or class, a fence, a main block."""
+    return ("\n# Model ", f"\nclass {spec.class_name}", "```", "\nif __name__")
 
 
 def _body(source: str) -> str:
@@ -38,8 +32,8 @@ def _start(node: ast.AST) -> int:
     return min([node.lineno, *(d.lineno for d in decorators)])
 
 
-def metric_comment(index: int, val_accuracy: float, params: int) -> str:
-    return f"# Model {index}: validation accuracy {val_accuracy:.3f}, parameters {params}"
+def metric_comment(index: int, val_accuracy: float, params: int, score_name: str = "validation accuracy") -> str:
+    return f"# Model {index}: {score_name} {val_accuracy:.3f}, parameters {params}"
 
 
 def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 0.9,
@@ -48,17 +42,18 @@ def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 
     caller sorts them by ascending fitness). The target asks for size_factor x the best parent's
     parameters and accuracy_gain more accuracy, unless `target` (accuracy, parameters) is given (a child's
     real metrics, for prompt-tuning). The prompt ends with the header, without a newline."""
-    blocks = [f'"""{spec.task_line} Each model is preceded by its validation accuracy and size."""', IMPORTS]
+    blocks = [f'"""{spec.task_line} Each model is preceded by its {spec.score_name} and size."""', IMPORTS]
     for i, parent in enumerate(parents, 1):
         m = parent.metrics or {}
-        blocks.append(f"{metric_comment(i, m['val_accuracy_mean'], m['params'])}\n{_body(parent.source)}")
+        comment = metric_comment(i, m["val_accuracy_mean"], m["params"], spec.score_name)
+        blocks.append(f"{comment}\n{_body(parent.source)}")
     best = max(parents, key=program_fitness)
     target_acc = min(1.0, best.metrics["val_accuracy_mean"] + accuracy_gain)
     target_params = int(best.metrics["params"] * size_factor)
     if target is not None:
         target_acc, target_params = target
     header = f"class {spec.class_name}(nn.Module):"
-    blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params)}\n{header}")
+    blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params, spec.score_name)}\n{header}")
     return "\n\n\n".join(blocks), header
 
 

@@ -1,8 +1,14 @@
-"""A supervised classification task held as arrays, with its loss and metric."""
+"""What a task is to the rest of the system (`Task`), and the supervised classification data MNIST-1D uses.
+
+A task owns its contract with candidates: the class the LM writes and how its prompt is phrased, which
+repairs apply, how the trace sandbox exports a candidate (`tracer`, a dotted path, run there only), and how
+a trusted worker trains what was exported (`trainer`). The search and the evaluator see only this."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import jax.numpy as jnp
 import numpy as np
@@ -10,8 +16,63 @@ import optax
 
 
 @dataclasses.dataclass(frozen=True)
+class PromptSpec:
+    """How a prompt is phrased for one task: the task line, the class the child defines, the words for its
+    score, and the lines that end a child cut off before its return."""
+
+    task_line: str = "Flax models for MNIST-1D: signals of length 40, 10 classes."
+    class_name: str = "Model"
+    score_name: str = "validation accuracy"
+    closing: str = "x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)"
+
+
+class LoadedProgram(Protocol):
+    """Exported programs checked by a worker; `id` is the hash of the computation (duplicates share it)."""
+
+    id: str
+
+
+class ProgramTrainer(Protocol):
+    """A task's trusted train stage in a worker: check exported bytes, then train them on seeds."""
+
+    def load(self, blobs: dict[str, bytes]) -> LoadedProgram:
+        """Deserialise and check (raises ExportError for what the stage refuses)."""
+        ...
+
+    def train(self, program: Any, seeds: Sequence[int] | None) -> dict[str, Any]:
+        """Metrics as `evaluate.result.METRIC_RANGES` describes them (the score as `val_accuracy`)."""
+        ...
+
+
+class Task(Protocol):
+    """A search task, cheap to build (data and samplers are made by `trainer`, in the worker)."""
+
+    name: str
+    prompt: PromptSpec
+    tracer: str  # "module:function" (source, spec, seed_counts) -> {program name: bytes}; runs in the sandbox
+    warm_up: str  # a program the trace zygote traces once, so sandboxes find every module imported
+
+    def repair(self, source: str, parents: Sequence[str] = ()) -> str:
+        """The mechanical repairs that apply to this task's candidates."""
+        ...
+
+    def train_defaults(self) -> dict[str, Any]:
+        """The train settings the task's recipe uses (num_steps, num_seeds and seed among them)."""
+        ...
+
+    def trace_spec(self, platform: str, train_config: Mapping[str, Any]) -> dict[str, Any]:
+        """What `tracer` needs besides the source (JSON-ready)."""
+        ...
+
+    def trainer(self, train_config: Mapping[str, Any], strategy_cache: Any = None,
+                memory_budget_bytes: int | None = None) -> ProgramTrainer:
+        """The train stage (builds the data; called once per worker)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
 class ClassificationTask:
-    """Train/validation/test arrays plus the name of the class a candidate program must define."""
+    """Train/validation/test arrays of a supervised classification dataset."""
 
     name: str
     num_classes: int
@@ -21,7 +82,6 @@ class ClassificationTask:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    class_name: str = "Model"
 
     @property
     def input_shape(self) -> tuple[int, ...]:

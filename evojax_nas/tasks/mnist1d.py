@@ -1,15 +1,33 @@
-"""MNIST-1D (Greydanus 2020), regenerated offline with the `mnist1d` package and cached on disk."""
+"""MNIST-1D (Greydanus 2020), regenerated offline with the `mnist1d` package and cached on disk; and the
+task a search runs on it: a `Model` classifier, exported whole by the trace stage (evaluate/trace.py) and
+trained by the batched trainer (train/trainer.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from evojax_nas.paths import cache_dir
-from evojax_nas.tasks.base import ClassificationTask
+from evojax_nas.tasks.base import ClassificationTask, PromptSpec
+
+WARM_UP = """
+import flax.linen as nn
+
+
+class Model(nn.Module):  # a little of everything: the modules tracing it imports are imported once here
+    @nn.compact
+    def __call__(self, x, train=False):
+        h = nn.Conv(4, (3,))(x[..., None])
+        h = nn.Dropout(0.1, deterministic=not train)(nn.BatchNorm(use_running_average=not train)(h))
+        h = nn.SelfAttention(num_heads=1)(nn.RNN(nn.GRUCell(4))(h))
+        return nn.Dense(10)(nn.LayerNorm()(h.reshape(h.shape[0], -1)))
+"""
 
 
 def dataset_args(seed: int = 42, num_samples: int = 5000) -> dict:
@@ -60,3 +78,64 @@ def make_task(seed: int = 42, num_samples: int = 5000, val_size: int = 500) -> C
         x_train=x[:cut], y_train=y[:cut], x_val=x[cut:], y_val=y[cut:],
         x_test=data["x_test"], y_test=data["y_test"],
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Mnist1D:
+    """The MNIST-1D search task: a `Model(nn.Module)` mapping (batch, 40) signals to 10 logits, with a
+    `train` argument; every classifier repair applies."""
+
+    seed: int = 42
+    num_samples: int = 5000
+    val_size: int = 500
+    name: str = "mnist1d"
+    prompt: PromptSpec = PromptSpec()
+    tracer: str = "evojax_nas.evaluate.trace:trace_job"
+    warm_up: str = WARM_UP
+    num_classes: int = 10
+
+    def data(self) -> ClassificationTask:
+        """The arrays (generated, or read from the cache)."""
+        return make_task(self.seed, self.num_samples, self.val_size)
+
+    def repair(self, source: str, parents: Sequence[str] = ()) -> str:
+        from evojax_nas.lm.repair import repair
+
+        return repair(source, self.prompt.class_name, self.num_classes, parents)
+
+    def train_defaults(self) -> dict[str, Any]:
+        from evojax_nas.train import default_config
+
+        return default_config().to_dict()
+
+    def trace_spec(self, platform: str, train_config: Mapping[str, Any]) -> dict[str, Any]:
+        from evojax_nas.evaluate.trace import TraceSpec
+
+        length = int(dataset_args(self.seed, self.num_samples)["final_seq_length"])
+        return dataclasses.asdict(TraceSpec(self.prompt.class_name, (length,), (platform,),
+                                            int(train_config.get("batch_size", 100)),
+                                            int(train_config.get("eval_batch_size", 1000))))
+
+    def trainer(self, train_config: Mapping[str, Any], strategy_cache: Any = None,
+                memory_budget_bytes: int | None = None) -> ClassifierTrainer:
+        import ml_collections
+
+        from evojax_nas.train import Trainer
+
+        return ClassifierTrainer(Trainer(self.data(), ml_collections.ConfigDict(dict(train_config)),
+                                         strategy_cache=strategy_cache, memory_budget_bytes=memory_budget_bytes))
+
+
+@dataclasses.dataclass
+class ClassifierTrainer:
+    """The train stage of a classification task: exported whole networks, trained by `Trainer`."""
+
+    trainer: Any
+
+    def load(self, blobs: dict[str, bytes]) -> Any:
+        from evojax_nas.train.exported import ExportedNetwork
+
+        return ExportedNetwork.from_bytes(blobs)
+
+    def train(self, program: Any, seeds: Sequence[int] | None) -> dict[str, Any]:
+        return self.trainer.train(program, seeds=seeds).metrics()

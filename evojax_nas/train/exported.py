@@ -90,12 +90,40 @@ def check_exported(name: str, exp: export.Exported, platform: str) -> tuple[set[
 MAX_SEEDS = 64
 
 
-def _parse_name(name: str) -> tuple[str, int]:
+def _parse_name(name: str, expected: tuple[str, ...]) -> tuple[str, int]:
     program, _, count = name.partition("/")
-    if program not in PROGRAMS or not count.isdigit() or not 1 <= int(count) <= MAX_SEEDS:
+    if program not in expected or not count.isdigit() or not 1 <= int(count) <= MAX_SEEDS:
         raise ExportError("interface", f"unexpected exported program {name[:40]!r}; expected name/seeds, "
-                                       f"name in {PROGRAMS}")
+                                       f"name in {expected}")
     return program, int(count)
+
+
+def load_programs(blobs: dict[str, bytes], expected: tuple[str, ...], with_vjp: tuple[str, ...],
+                  platform: str | None = None) -> tuple[dict[int, dict[str, export.Exported]], str, frozenset[str]]:
+    """Deserialise and check untrusted exported programs named `program/S`: every name in `expected` for
+    each seed count S, those in `with_vjp` serialised with their VJP. Returns ({S: {name: Exported}}, the
+    hash of the computation, the op names); raises ExportError for anything the train stage will not run."""
+    platform = platform or jax.default_backend()
+    programs: dict[int, dict[str, export.Exported]] = {}
+    texts, ops = [], set()
+    for name in sorted(blobs):
+        program, count = _parse_name(name, expected)
+        if not isinstance(blobs[name], bytes | bytearray):
+            raise ExportError("interface", f"{name}: not bytes")
+        try:
+            exp = export.deserialize(bytearray(blobs[name]))
+        except Exception as err:  # noqa: BLE001 (untrusted bytes)
+            raise ExportError("interface", f"{name}: not a serialised jax.export program "
+                                           f"({type(err).__name__})") from err
+        names, text = check_exported(name, exp, platform)
+        ops |= names
+        texts.append(f"{name}:{exp.in_avals}->{exp.out_avals}\n{text}")
+        programs.setdefault(count, {})[program] = exp
+    if not programs or any(set(p) != set(expected) for p in programs.values()):
+        raise ExportError("interface", f"expected {expected} for each seed count, got {sorted(blobs)[:9]}")
+    if not all(p[name].has_vjp() for p in programs.values() for name in with_vjp):
+        raise ExportError("interface", f"{with_vjp} must be serialised with their VJP (vjp_order=1)")
+    return programs, hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16], frozenset(ops)
 
 
 @dataclasses.dataclass
@@ -110,28 +138,7 @@ class ExportedNetwork:
     @classmethod
     def from_bytes(cls, blobs: dict[str, bytes], platform: str | None = None) -> ExportedNetwork:
         """Deserialise and check; raises ExportError for anything the train stage will not run."""
-        platform = platform or jax.default_backend()
-        programs: dict[int, dict[str, export.Exported]] = {}
-        texts, ops = [], set()
-        for name in sorted(blobs):
-            program, count = _parse_name(name)
-            if not isinstance(blobs[name], bytes | bytearray):
-                raise ExportError("interface", f"{name}: not bytes")
-            try:
-                exp = export.deserialize(bytearray(blobs[name]))
-            except Exception as err:  # noqa: BLE001 (untrusted bytes)
-                raise ExportError("interface", f"{name}: not a serialised jax.export program "
-                                               f"({type(err).__name__})") from err
-            names, text = check_exported(name, exp, platform)
-            ops |= names
-            texts.append(f"{name}:{exp.in_avals}->{exp.out_avals}\n{text}")
-            programs.setdefault(count, {})[program] = exp
-        if not programs or any(set(p) != set(PROGRAMS) for p in programs.values()):
-            raise ExportError("interface", f"expected {PROGRAMS} for each seed count, got {sorted(blobs)[:9]}")
-        if not all(p["train"].has_vjp() for p in programs.values()):
-            raise ExportError("interface", "train was serialised without its VJP (vjp_order=1)")
-        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-        return cls(programs, digest, frozenset(ops))
+        return cls(*load_programs(blobs, PROGRAMS, ("train",), platform))
 
     def _program(self, name: str, num_seeds: int) -> export.Exported:
         if num_seeds not in self.programs:

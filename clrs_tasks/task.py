@@ -1,0 +1,145 @@
+"""The CLRS search task (`evonas ... --task clrs:ALGORITHM`): candidates are the Triplet-GMPNN's triplet
+message function, `TripletMessages(z (B, N, 2H), edge_fts (B, N, N, H), graph_fts (B, H)) -> (B, N, N, H)`.
+
+The trace sandbox exports only that slot (clrs_tasks/slot.py, B and N symbolic); a trusted worker puts it
+in the encode-process-decode model, trains it on the algorithm and reports dm-clrs' scores: the best
+validation score as `val_accuracy`, the out-of-distribution test score (n = 64) of those parameters as
+`test_accuracy`, and the whole model's parameters as `params`, so EvoPrompting's fitness is
+-(validation error) x (model size) as in the paper. No classifier repair applies."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from clrs_tasks import slot
+from evojax_nas.tasks.base import PromptSpec
+
+WARM_UP = """
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class TripletMessages(nn.Module):  # a little of everything: what tracing it imports is imported once
+    @nn.compact
+    def __call__(self, z, edge_fts, graph_fts):
+        tri = nn.Dense(4)(z)[:, :, None, None] + nn.Dense(4)(edge_fts)[:, None]
+        tri = tri + nn.Dense(4)(graph_fts)[:, None, None, None]
+        tri = jnp.concatenate([jnp.max(tri, axis=1), jnp.mean(jax.nn.relu(tri), axis=1)], -1)
+        return nn.Dense(edge_fts.shape[-1])(nn.LayerNorm()(jnp.tanh(tri)))
+"""
+TRAIN_KEYS = ("num_steps", "hidden", "batch_size", "learning_rate", "grad_clip", "weight_decay", "train_lengths",
+              "test_length", "val_samples", "test_samples", "eval_every")
+
+
+def train_defaults() -> dict[str, Any]:
+    """The train config a CLRS search starts from: the EvoPrompting paper's 2,000 AdamW steps on run.py's
+    recipe (clrs_tasks.train.TrainConfig), one seed."""
+    from clrs_tasks.train import TrainConfig
+
+    c = TrainConfig()
+    return {"num_steps": c.steps, "hidden": c.hidden, "batch_size": c.batch_size, "learning_rate": c.learning_rate,
+            "grad_clip": c.grad_clip, "weight_decay": c.weight_decay, "train_lengths": list(c.train_lengths),
+            "test_length": c.test_length, "val_samples": 0, "test_samples": 0, "eval_every": c.eval_every,
+            "num_seeds": 1, "seed": 0}
+
+
+def train_config(config: Mapping[str, Any]) -> Any:
+    """clrs_tasks.train.TrainConfig from a search's train settings (the keys above; others ignored)."""
+    from clrs_tasks.train import TrainConfig
+
+    merged = {**train_defaults(), **{k: v for k, v in dict(config).items() if k in TRAIN_KEYS}}
+    return TrainConfig(steps=int(merged["num_steps"]), hidden=int(merged["hidden"]),
+                       batch_size=int(merged["batch_size"]), learning_rate=float(merged["learning_rate"]),
+                       grad_clip=float(merged["grad_clip"]), weight_decay=float(merged["weight_decay"]),
+                       train_lengths=tuple(int(n) for n in merged["train_lengths"]),
+                       test_length=int(merged["test_length"]), val_samples=int(merged["val_samples"]) or None,
+                       test_samples=int(merged["test_samples"]) or None, eval_every=int(merged["eval_every"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class ClrsTask:
+    """One CLRS algorithm as a search task."""
+
+    algorithm: str = "bfs"
+
+    def __post_init__(self) -> None:
+        from clrs_tasks.data import algorithms
+
+        if self.algorithm not in algorithms():
+            raise ValueError(f"unknown CLRS algorithm {self.algorithm!r}; known: {', '.join(algorithms())}")
+
+    @property
+    def name(self) -> str:
+        return f"clrs:{self.algorithm}"
+
+    @property
+    def prompt(self) -> PromptSpec:
+        return PromptSpec(
+            task_line=(f"Triplet message functions of the Triplet-GMPNN processor, trained on CLRS "
+                       f"{self.algorithm}. TripletMessages(z (B, N, 2H), edge_fts (B, N, N, H), graph_fts "
+                       "(B, H)) returns (B, N, N, H) edge messages."),
+            class_name=slot.CLASS_NAME, score_name="validation score", closing="")
+
+    tracer = "clrs_tasks.slot:trace_job"
+
+    warm_up = WARM_UP
+
+    def repair(self, source: str, parents: Sequence[str] = ()) -> str:
+        from evojax_nas.lm.repair import repair
+
+        return repair(source, slot.CLASS_NAME, None, parents)  # not a classifier: no flatten, class count, train
+
+    def train_defaults(self) -> dict[str, Any]:
+        return train_defaults()
+
+    def trace_spec(self, platform: str, train_config_: Mapping[str, Any]) -> dict[str, Any]:
+        return {"class_name": slot.CLASS_NAME, "hidden": int(train_config(train_config_).hidden),
+                "platforms": [platform]}
+
+    def trainer(self, train_config_: Mapping[str, Any], strategy_cache: Any = None,
+                memory_budget_bytes: int | None = None) -> SlotTrainer:
+        return SlotTrainer(self.algorithm, train_config(train_config_), int(train_config_.get("seed", 0)),
+                           int(train_config_.get("num_seeds", 1)))
+
+
+class SlotTrainer:
+    """The CLRS train stage in a worker: exported slots checked, put in the trusted model, trained and
+    tested; the validation and test sets are made once."""
+
+    def __init__(self, algorithm: str, config: Any, seed: int, num_seeds: int):
+        from clrs_tasks.train import EvalSets
+
+        self.algorithm, self.config, self.seed, self.num_seeds = algorithm, config, seed, num_seeds
+        self.sets = EvalSets.make(algorithm, config, seed)
+
+    def load(self, blobs: dict[str, bytes]) -> slot.ExportedSlot:
+        return slot.ExportedSlot.from_bytes(blobs, self.config.hidden)
+
+    def train(self, program: slot.ExportedSlot, seeds: Sequence[int] | None) -> dict[str, Any]:
+        import numpy as np
+
+        from clrs_tasks.train import train_and_test
+        from evojax_nas.train.trainer import TrainingError
+
+        seeds = list(seeds) if seeds is not None else [self.seed + i for i in range(self.num_seeds)]
+        start = time.perf_counter()
+        out = train_and_test(self.algorithm, slot.ExportedTriplet(program), self.config, self.seed, seeds=seeds,
+                             sets=self.sets)
+        final = np.asarray(out["losses"][-1], dtype=float)
+        if not np.all(np.isfinite(final)):
+            raise TrainingError("nan", f"the training loss is not finite after {self.config.steps} steps: "
+                                       f"{final.tolist()}")
+        return {"val_accuracy": [float(v) for v in out["best_val"]], "test_accuracy": [float(v) for v in out["test"]],
+                "final_loss": final.tolist(), "params": int(out["parameters"]), "flops": float("nan"),
+                "val_accuracy_mean": float(np.mean(out["best_val"])), "test_accuracy_mean": float(np.mean(out["test"])),
+                "algorithm": self.algorithm, "train_seconds": round(time.perf_counter() - start, 2),
+                "val_curve": out["val_curve"]}
+
+
+def make(algorithm: str = "bfs") -> ClrsTask:
+    """The registry's factory: `clrs:ALGORITHM` (evojax_nas/tasks/registry.py)."""
+    return ClrsTask(algorithm)
