@@ -72,7 +72,8 @@ def test_hostile_triplet_functions_are_contained():
     assert not [*ROOT.glob("evonas-clrs-escape-marker*"), *Path("/tmp").glob("evonas-clrs-escape-marker*")]
     assert seed.ok and results["escape_and_write"].ok, (seed.failure, results["escape_and_write"].failure)
     assert results["host_callback"].failure.kind == "forbidden"
-    assert results["wrong_shape"].failure.kind == "shape" and "(B, N, N, H)" in results["wrong_shape"].failure.message
+    wrong = results["wrong_shape"].failure
+    assert wrong.kind == "shape" and "(S, b, n, n, H)" in wrong.message and "to [(1, b, n, 8)]" in wrong.message
 
 
 def _check_seed_results(results) -> None:
