@@ -5,6 +5,7 @@ and the resumable `clrs-table`."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -112,5 +113,6 @@ def test_cli_eval_and_clrs_table_resume(tmp_path, capsys):
     log.write_text(lines[0] + "\n" + lines[1][:20])  # killed while writing the second row
     assert main(args) == 0
     rows = log.read_text().splitlines()
-    assert rows[0] == lines[0] and len(rows) == 3  # the first kept, the cut one trained again
+    assert rows[0] == lines[0] and len(rows) == 2  # the first kept, the cut one dropped and trained again
+    assert json.loads(rows[1])["id"] == json.loads(lines[1])["id"]
     assert (tmp_path / "table" / "table.csv").read_text().count("\n") == 3
