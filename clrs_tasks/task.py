@@ -135,6 +135,7 @@ class SlotTrainer:
                                        f"{final.tolist()}")
         return {"val_accuracy": [float(v) for v in out["best_val"]], "test_accuracy": [float(v) for v in out["test"]],
                 "final_loss": final.tolist(), "params": int(out["parameters"]), "flops": float("nan"),
+                "width": int(out["triplet_shape"][0]), "depth": int(out["triplet_shape"][1]),
                 "val_accuracy_mean": float(np.mean(out["best_val"])), "test_accuracy_mean": float(np.mean(out["test"])),
                 "algorithm": self.algorithm, "train_seconds": round(time.perf_counter() - start, 2),
                 "val_curve": out["val_curve"]}

@@ -105,6 +105,23 @@ def _keep_improved(best: Any, params: Any, improved: np.ndarray) -> Any:
     return jax.tree.map(lambda b, p: np.where(improved.reshape((-1,) + (1,) * (b.ndim - 1)), p, b), best, params)
 
 
+def triplet_shape(params: Any) -> tuple[int, int]:
+    """(width, depth) of one seed's triplet slot, as LLMatic measures a network (train/cost.py): the exported
+    candidate's own parameters, under the `slot` parameter of ExportedTriplet; (0, 0) for a module slot."""
+    from evojax_nas.train.cost import width_and_depth
+
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+    names = [[str(getattr(k, "key", k)) for k in path] for path, _ in leaves]
+    slot = {tuple(n[n.index("slot") + 1:]): leaf[0] for n, (_, leaf) in zip(names, leaves, strict=True) if "slot" in n}
+    tree: dict = {}
+    for path, leaf in slot.items():
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1] if path else "slot"] = leaf
+    return width_and_depth(tree)
+
+
 def parameter_count(params: Any) -> int:
     """Parameters of one seed's model (the stacked tree divided by the seed axis)."""
     return int(sum(x[0].size for x in jax.tree.leaves(params)))
@@ -158,4 +175,5 @@ def train_and_test(algorithm: str, triplet: nn.Module, config: TrainConfig, seed
             progress(step, float(np.mean(losses[-1])))
     test_scores = [s["score"] for s in trainer.evaluate(best, sets.test)]
     return {"algorithm": algorithm, "losses": np.stack(losses).tolist(), "val_curve": curve,
-            "best_val": best_val.tolist(), "test": test_scores, "parameters": parameter_count(params)}
+            "best_val": best_val.tolist(), "test": test_scores, "parameters": parameter_count(params),
+            "triplet_shape": triplet_shape(params)}

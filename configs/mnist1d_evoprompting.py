@@ -2,7 +2,8 @@
 
 `configs/mnist1d_evoprompting.py:small` is a budget that finishes in minutes on a 2-core CPU;
 `:quality` is the budget of benchmarks/search_quality.py (10-15 minutes a run there: 6 runs fit in an hour and
-a half on this 2-core CPU)."""
+a half on this 2-core CPU); `:compare` samples as many children as `configs/mnist1d_llmatic.py:compare`, for
+the side-by-side report."""
 
 import ml_collections
 
@@ -51,6 +52,12 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
                              max_samples_per_round=32, max_new_tokens=256, tune_epochs=2, tune_batch_size=8)
         config.train.update(num_steps=1000, num_seeds=1)
         config.eval.update(num_workers=2, timeout_s=300.0)  # the seeds take up to 180 s here; a giant must not stall
+    elif budget == "compare":  # the evaluation budget of configs/mnist1d_llmatic.py:compare: 5 rounds of 16 samples
+        config.search.update(num_rounds=5, num_prompts=4, samples_per_prompt=4, num_children=16,
+                             max_samples_per_round=16, max_new_tokens=300, tune_epochs=2, tune_batch_size=8,
+                             retry_failed=False, confirm_seeds=1)
+        config.train.update(num_steps=1000, num_seeds=1)
+        config.eval.update(num_workers=2, timeout_s=300.0)
     elif budget != "full":
-        raise ValueError(f"budget must be full, small or quality, not {budget!r}")
+        raise ValueError(f"budget must be full, small, quality or compare, not {budget!r}")
     return config

@@ -116,7 +116,7 @@ def cmd_serve_lm(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """Start an EvoPrompting search in --workdir, or resume the one there."""
+    """Start a search (EvoPrompting or LLMatic, as search.method says) in --workdir, or resume the one there."""
     from evojax_nas.runs.search_run import run_search
 
     config = load_config(args.config) if args.config else None
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--port", type=int, default=8000)
     lm.add_argument("--model-name", default="evonas")
     lm.set_defaults(func=cmd_serve_lm)
-    se = sub.add_parser("search", help="run (or resume) an EvoPrompting search")
+    se = sub.add_parser("search", help="run (or resume) a search: EvoPrompting or LLMatic (search.method)")
     se.add_argument("--config", help="config file, e.g. configs/mnist1d_evoprompting.py[:small]; "
                     "omit to resume the run in --workdir")
     se.add_argument("--workdir", required=True, help="run directory (created, or resumed)")

@@ -31,6 +31,14 @@ def seed_source(name: str) -> str:
     return (SEEDS / f"{name}.py").read_text()
 
 
+def write_config(tmp_path_factory, name: str, text: str) -> Path:
+    """A config file in a `configs/` folder of its own (load_config imports it as configs.NAME)."""
+    path = tmp_path_factory.mktemp("cfg") / "configs" / f"{name}.py"
+    path.parent.mkdir()
+    path.write_text(text)
+    return path
+
+
 def evaluation_processes() -> set[int]:
     """Pids of live processes started from this package's evaluation modules (zygote, sandboxes, workers)."""
     out = set()

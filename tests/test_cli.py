@@ -52,6 +52,6 @@ def test_bad_search_config_is_a_clear_error_and_writes_no_run(tmp_path):
     assert run.returncode == 2 and "search.parents must be one of" in run.stderr, run.stderr[-2000:]
     assert "Traceback" not in run.stderr and not (tmp_path / "run").exists()
     run = evonas("search", "--config", f"{ROOT}/configs/mnist1d_evoprompting.py:huge", "--workdir", str(tmp_path))
-    assert run.returncode == 2 and "budget must be full, small or quality" in run.stderr
+    assert run.returncode == 2 and "budget must be full, small, quality or compare" in run.stderr
     run = evonas("search", "--workdir", str(tmp_path / "nothing"))
     assert run.returncode == 2 and "holds no run yet" in run.stderr

@@ -59,6 +59,19 @@ def test_the_array_a_helper_returns_is_not_called_but_a_returned_layer_is():
     assert "return mlp(x, 8) + block(8)(x)" in rewrite(source, num_classes=None)
 
 
+def test_a_layer_built_but_not_applied_is_applied_to_the_running_array():
+    fixed = rewrite(HEADER + "    @nn.compact\n    def __call__(self, x):\n        x = nn.relu(nn.Conv(8, (3,)))\n"
+                    "        x = nn.LayerNorm()\n        dense = nn.Dense(10)\n        return dense(x)\n",
+                    num_classes=None)
+    assert "x = nn.relu(nn.Conv(8, (3,))(x))\n        x = nn.LayerNorm()(x)\n        dense = nn.Dense(10)\n" in fixed
+
+
+def test_pools_without_a_window_or_with_flax_like_names_get_one():
+    fixed = rewrite(HEADER + "    @nn.compact\n    def __call__(self, x):\n        x = nn.max_pool(x)\n"
+                    "        x = nn.AvgPool(kernel_size=2)(x)\n        return x\n", num_classes=None)
+    assert "x = nn.max_pool(x, (2,), strides=(2,))\n" in fixed and "nn.avg_pool(x, (2,) * (x.ndim - 2)," in fixed
+
+
 def test_repeated_arguments_keep_the_first_value():
     assert rewrite("y = nn.Conv(16, (3,), kernel_size=(5,), padding='SAME')(x)\n") == \
         "y = nn.Conv(16, (3,), padding='SAME')(x)\n"

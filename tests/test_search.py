@@ -1,6 +1,8 @@
 """EvoPrompting end to end on MNIST-1D with the real embedded LM, real training and the real sandbox, on
 a small budget: one uninterrupted two-round run is shared by the tests; resuming after SIGKILL and after a
-corrupt checkpoint must reproduce its population."""
+corrupt checkpoint must reproduce its population. Every test of the run is slow (the run takes 3 minutes);
+the default suite has the search's bookkeeping with a scripted LM in test_search_logic.py, and the real LM,
+sandbox and trainer in their own tests."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, select_parents
 from evojax_nas.search.fitness import program_fitness
-from tests.conftest import evaluation_processes
+from tests.conftest import evaluation_processes, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = f"""
@@ -45,10 +47,7 @@ def get_config():
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cfg") / "configs" / "search_test.py"
-    path.parent.mkdir()
-    path.write_text(CONFIG)
-    return path
+    return write_config(tmp_path_factory, "search_test", CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +77,7 @@ def snapshot(state: SearchState) -> list[tuple[str, dict]]:
             for p in population(state.pool, 10)]
 
 
+@pytest.mark.slow
 def test_two_rounds_make_valid_new_children(run):
     workdir, state = run
     records = log_of(workdir)
@@ -109,6 +109,7 @@ def test_two_rounds_make_valid_new_children(run):
                and r is max((x for x in records if x["id"] == r["id"]), key=records.index))
 
 
+@pytest.mark.slow
 def test_prompts_show_parents_in_ascending_fitness_then_the_target(run):
     workdir, state = run
     records = {r["id"]: r for r in log_of(workdir)}
@@ -138,6 +139,7 @@ def test_prompts_show_parents_in_ascending_fitness_then_the_target(run):
             assert set(parents) <= known
 
 
+@pytest.mark.slow
 def test_selection_modes(run):
     _, state = run
     rng = np.random.default_rng(0)
@@ -153,6 +155,7 @@ def test_selection_modes(run):
         select_parents(state, "best", 2, 2, rng)
 
 
+@pytest.mark.slow
 def test_the_prompt_tuning_flag(run, lm, config_file):
     """Round 1 tuned the soft prompt (not round 2, the last); with prompt_tuning=False nothing is tuned."""
     _, state = run
@@ -168,6 +171,7 @@ def test_the_prompt_tuning_flag(run, lm, config_file):
         assert (lm.tuner.state.steps > before) == flag and bool(out) == flag
 
 
+@pytest.mark.slow
 def test_run_directory_holds_log_checkpoints_metrics_and_report(run):
     workdir, _ = run
     assert json.loads((workdir / "config.json").read_text())["search"]["num_rounds"] == 2
@@ -181,6 +185,7 @@ def test_run_directory_holds_log_checkpoints_metrics_and_report(run):
     assert "| rank | program |" in summary and "seed:" in summary
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_falls_back_to_the_previous_one(run, lm, tmp_path, caplog):
     """Truncate every file of the last checkpoint: the resume says so, uses round 1's checkpoint, re-runs
     round 2 from the logs alone (nothing sampled or trained again) and ends with the same population."""

@@ -177,10 +177,11 @@ def test_a_twin_of_a_pool_member_stays_out():
     seed = state.pool[0]
     twin = Program(seed.source.replace("(x)\n", "(x + 0)\n", 1))
     first_seed = {k: seed.metrics[k][:1] for k in ("val_accuracy", "test_accuracy", "final_loss")}
-    evo.evaluator = EchoEvaluator({**seed.metrics, **first_seed, "val_accuracy_mean": first_seed["val_accuracy"][0]})
+    evo.pipeline.evaluator = EchoEvaluator({**seed.metrics, **first_seed,
+                                            "val_accuracy_mean": first_seed["val_accuracy"][0]})
     trained, _ = evo._evaluate(state, [Child(twin, state.pool, twin.source)], -np.inf)
     assert trained and trained[0][2] is False and twin.id not in {p.id for p in state.pool}
-    assert ("same outcome as " + seed.id) in [r[3] for r in evo.journal.records if r[0] == twin.id]
+    assert ("same outcome as " + seed.id) in [r[3] for r in evo.pipeline.journal.records if r[0] == twin.id]
 
 
 def test_a_replayed_round_reuses_the_journal_and_ends_the_same():

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,19 @@ class Evaluator:
         self.restarts = 0
         self.trained: dict[tuple[str, tuple[int, ...] | None], str] = {}  # (computation, seeds) -> program id
 
+    def remember(self, results: Iterable[Result], seeds: Sequence[int] | None = None) -> None:
+        """Count these results' computations as trained on `seeds` (a resumed run's log), so a program that
+        computes the same as one trained before a crash is a duplicate after it too."""
+        for result in results:
+            if result.ok and result.computation is not None:
+                self.mark_trained(result.computation, tuple(seeds) if seeds is not None else None, result.program_id)
+
+    def mark_trained(self, computation: str, seeds: tuple[int, ...] | None, program_id: str) -> None:
+        """Record a trained computation; of several programs computing it, the smallest id names it (the
+        same whichever finished first)."""
+        key = (computation, seeds)
+        self.trained[key] = min(program_id, self.trained.get(key, program_id))
+
     def __enter__(self) -> Evaluator:
         return self
 
@@ -232,6 +245,10 @@ class _Round:
         self.traces: list[tuple[Program, TraceJob]] = []
         self.seed_counts = sorted({1, len(self.seeds) if self.seeds else int(
             self.config.train_config.get("num_seeds", 1))})
+        # Computations trained before this call: a program that computes the same is not trained again. Two
+        # in this call both train (to the same numbers), since which one finishes first is down to timing and
+        # a run must give the same results when replayed.
+        self.known = [c for (c, seeds) in evaluator.trained if seeds == self._seeds_key()]
 
     def finish(self, result: Result) -> None:
         self.results[result.program_id] = result
@@ -272,8 +289,7 @@ class _Round:
             if w.job is not None or not self.to_train:
                 continue
             program, blobs, trace_seconds = self.to_train.popleft()
-            known = [c for (c, seeds), pid in self.ev.trained.items()
-                     if seeds == self._seeds_key() and pid != program.id]
+            known = [c for c in self.known if self.ev.trained[(c, self._seeds_key())] != program.id]
             request = {"id": program.id, "programs": {k: base64.b64encode(v).decode() for k, v in blobs.items()},
                        "seeds": self.seeds, "known": known}
             try:
@@ -347,7 +363,7 @@ class _Round:
             return Result.failed(program.id, "duplicate", f"computes the same as program {original}", seconds)
         result = Result.from_worker(program.id, reply, seconds)
         if result.computation is not None and result.failure is None:
-            self.ev.trained[(result.computation, self._seeds_key())] = program.id
+            self.ev.mark_trained(result.computation, self._seeds_key(), program.id)
         return result
 
 

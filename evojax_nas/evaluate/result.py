@@ -79,6 +79,7 @@ class Result:
 # Ranges of the metrics a reply must carry: accuracies are fractions, sizes positive.
 METRIC_RANGES = {"val_accuracy_mean": (0.0, 1.0), "test_accuracy_mean": (0.0, 1.0), "params": (1, 1e12),
                  "flops": (0.0, 1e18)}
+OPTIONAL_RANGES = {"width": (0, 1e9), "depth": (0, 1e6)}  # LLMatic's descriptors, where a task measures them
 
 
 def _metrics_problem(metrics: Any) -> str | None:
@@ -88,6 +89,10 @@ def _metrics_problem(metrics: Any) -> str | None:
         value = metrics.get(name)
         if not isinstance(value, int | float) or isinstance(value, bool) or not (
                 math.isfinite(value) or name == "flops") or (math.isfinite(value) and not low <= value <= high):
+            return f"{name}={str(value)[:30]} outside [{low}, {high}]"
+    for name, (low, high) in OPTIONAL_RANGES.items():
+        value = metrics.get(name)
+        if name in metrics and not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
             return f"{name}={str(value)[:30]} outside [{low}, {high}]"
     for name in ("val_accuracy", "test_accuracy", "final_loss"):
         values = metrics.get(name)

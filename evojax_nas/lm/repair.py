@@ -23,7 +23,7 @@ RECURRENT = {"LSTM": "LSTMCell", "GRU": "GRUCell", "RNN": "SimpleCell", "Optimiz
 CELL_NAMES = {"RNNCell": "SimpleCell", "GRUcell": "GRUCell", "LSTMcell": "LSTMCell"}  # cells Flax names otherwise
 CELLS = {"LSTMCell", "GRUCell", "SimpleCell", "OptimizedLSTMCell", "MGUCell"}
 RECURRENT_SIZE = ("features", "hidden_size", "hidden", "units", "num_units", "hidden_dim")
-TORCH_POOLS = re.compile(r"(Max|Avg)Pool[123][dD]")
+TORCH_POOLS = re.compile(r"(Max|Avg)Pool([123][dD])?")  # Flax has only the functions
 TORCH_CONV = re.compile(r"[Cc]onv[123][dD]?")
 # PyTorch keyword names of layer arguments -> Flax ones (None: no Flax counterpart, dropped).
 TORCH_KEYWORDS = {"stride": "strides", "bias": "use_bias", "out_channels": "features", "out_features": "features",
@@ -107,6 +107,12 @@ class _TorchModules(ast.NodeTransformer):
                 and not node.keywords and not isinstance(node.args[0], ast.Starred)):
             # nn.GRUCell(h)(x): a cell takes (carry, x); run it over the sequence
             node.func = ast.Call(_expr("nn.RNN"), [node.func], [])
+            return node
+        if name in ("max_pool", "avg_pool") and len(node.args) == 1 and "window_shape" not in {
+                k.arg for k in node.keywords}:  # the window is required: a halving window over the length
+            node.args.append(ast.Tuple([ast.Constant(2)], ast.Load()))
+            if "strides" not in {k.arg for k in node.keywords}:
+                node.keywords.append(ast.keyword("strides", ast.Tuple([ast.Constant(2)], ast.Load())))
             return node
         if name == "Flatten" and not node.args:
             return _expr("lambda y: y.reshape((y.shape[0], -1))")
@@ -377,6 +383,34 @@ def _array_helper_calls(tree: ast.Module) -> None:
     Drop().visit(tree)
 
 
+def _is_layer_constructor(node: ast.expr) -> bool:
+    """`nn.Dense(16)`: a Flax layer built, not applied (a PyTorch name counts: it is renamed later)."""
+    if not (isinstance(node, ast.Call) and (name := _nn_attr(node.func))):
+        return False
+    layer = getattr(nn, name, None)
+    return bool(TORCH_NAMES.fullmatch(f"nn.{name}")) or (isinstance(layer, type) and issubclass(layer, nn.Module))
+
+
+def _unapplied_layers(tree: ast.Module) -> None:
+    """`x = nn.relu(nn.Conv(8, (3,)))` -> `x = nn.relu(nn.Conv(8, (3,))(x))`, and `x = nn.Dense(8)` ->
+    `x = nn.Dense(8)(x)`, where `x` is already bound: the layer was meant for the running array (PyTorch's
+    habit of building in one place and applying in another, written in one line). A new name stays a layer."""
+    for func in (f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)):
+        bound = {a.arg for a in func.args.args + func.args.kwonlyargs}
+        for node in ast.walk(func):
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                continue
+            name = node.targets[0].id
+            if name in bound and name != "self":
+                value = node.value
+                if _is_layer_constructor(value):
+                    node.value = ast.Call(value, [ast.Name(name, ast.Load())], [])
+                elif isinstance(value, ast.Call) and (fn := _nn_attr(value.func)) and fn[:1].islower():
+                    value.args = [ast.Call(a, [ast.Name(name, ast.Load())], []) if _is_layer_constructor(a) else a
+                                  for a in value.args]
+            bound.add(name)
+
+
 def _channel_axis(tree: ast.Module, class_name: str) -> None:
     """A `__call__` that convolves its input without giving it a channel axis first gets
     `if x.ndim == 2: x = x[..., None]` (a (batch, length) signal becomes (batch, length, 1))."""
@@ -499,9 +533,10 @@ def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model",
             ) -> str:
     """The AST rewrites: PyTorch modules, signatures and keywords, recurrent layers, repeated or unknown
     layer arguments, `forward` and a missing `@nn.compact`, a `__call__` cut off (the parent's), number fields
-    called like layers, the array a helper returns called like a layer, fields read as bare names, list
-    defaults, a tuple of widths used as one, a missing channel axis, a missing return, fields used but
-    undeclared or declared but without a default, `train` for local Modules, forbidden imports nobody uses.
+    called like layers, the array a helper returns called like a layer, a layer built but not applied, fields
+    read as bare names, list defaults, a tuple of widths used as one, a missing channel axis, a missing return,
+    fields used but undeclared or declared but without a default, `train` for local Modules, forbidden imports
+    nobody uses.
     The channel axis and the return are a classifier's (num_classes None: the class is not one)."""
     from evojax_nas.programs.static_check import ALLOWED_IMPORTS
 
@@ -510,6 +545,7 @@ def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model",
     _module_methods(tree)
     _field_calls(tree)
     _array_helper_calls(tree)
+    _unapplied_layers(tree)
     _bare_fields(tree)
     _field_values(tree, class_name)
     if num_classes is not None:

@@ -81,6 +81,10 @@ class RunJournal:
                                 "eligible": s.eligible, "reason": s.reason})
         self._results[(program.id, stage)] = result_data
 
+    def results(self, stage: str = "screen") -> list[Result]:
+        """Every logged result of a stage, in the order logged."""
+        return [Result.from_dict(data) for (_, s), data in self._results.items() if s == stage]
+
     def known_samples(self, key: str) -> list[list[str]] | None:
         return self._samples.get(key)
 

@@ -1,6 +1,9 @@
-"""The report of one or more runs (e.g. EvoPrompting and its ablations), as in the paper's Figure 2:
-the Pareto front of parameters vs test error of each run's top models, the maximum fitness vs the number
-of models evaluated, and a markdown table of the best programs with their lineage and each round's yield."""
+"""The report of one or more runs (e.g. EvoPrompting and its ablations, or LLMatic beside EvoPrompting), as
+in EvoPrompting's Figure 2: the Pareto front of parameters vs test error of each run's top models, the
+maximum fitness -(val error) x params and the best validation accuracy vs the number of models evaluated
+(the common budget of both methods), and a markdown table of the best programs with their lineage and each
+round's yield. An LLMatic run adds heat-maps of its two archives (filled cells coloured by fitness) and its
+QD-score and coverage per generation."""
 
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from evojax_nas.runs.journal import AppendLog
 def load_run(workdir: Path) -> dict[str, Any]:
     if not (workdir / "candidates.jsonl").exists():
         raise FileNotFoundError(f"{workdir} is not a run directory (no candidates.jsonl)")
+    config = json.loads((workdir / "config.json").read_text()) if (workdir / "config.json").exists() else {}
     return {"name": workdir.name, "candidates": latest(AppendLog(workdir / "candidates.jsonl").read()),
-            "rounds": AppendLog(workdir / "metrics.jsonl").read()}
+            "rounds": AppendLog(workdir / "metrics.jsonl").read(), "workdir": workdir,
+            "method": config.get("search", {}).get("method", "evoprompting")}
 
 
 def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -32,6 +37,17 @@ def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def eligible(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The eligible candidates, fittest first."""
     return sorted((c for c in run["candidates"] if c["eligible"]), key=lambda c: -c["fitness"])
+
+
+def ranked(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a run's table lists, best first: EvoPrompting's eligible candidates by fitness; the networks an
+    LLMatic run holds (its network archive, or its population) by validation accuracy."""
+    if run["method"] != "llmatic":
+        return eligible(run)
+    state = last_state(run["workdir"]) or {}
+    held = {e["id"] for e in (state.get("networks") or {}).get("elites", [])} | set(state.get("population", []))
+    return sorted((c for c in run["candidates"] if c["id"] in held and c["result"].get("metrics")),
+                  key=lambda c: -c["result"]["metrics"]["val_accuracy_mean"])
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -100,7 +116,78 @@ def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
     fig.tight_layout()
     fig.savefig(out / "max_fitness.png", dpi=120)
     plt.close(fig)
-    return [out / "pareto.png", out / "max_fitness.png"]
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for run in runs:
+        xs, ys = [], []
+        for n, c in enumerate(run["candidates"], 1):
+            m = c["result"].get("metrics")
+            if m and (not ys or m["val_accuracy_mean"] > ys[-1]):
+                xs.append(n)
+                ys.append(m["val_accuracy_mean"])
+        if xs:
+            ax.step(xs + [len(run["candidates"])], ys + ys[-1:], where="post", label=run["name"])
+    ax.set(xlabel="models evaluated", ylabel="best validation accuracy", title="Best accuracy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "best_accuracy.png", dpi=120)
+    plt.close(fig)
+    return [out / "pareto.png", out / "max_fitness.png", out / "best_accuracy.png",
+            *(path for run in runs if run["method"] == "llmatic" for path in plot_archives(run, out))]
+
+
+def last_state(workdir: Path) -> dict[str, Any] | None:
+    """The search state of the run's newest good checkpoint (None when there is none)."""
+    from evojax_nas.runs.checkpoints import SearchCheckpoints
+
+    checkpoints = SearchCheckpoints(workdir / "checkpoints")
+    try:
+        restored = checkpoints.restore()
+    finally:
+        checkpoints.close()
+    return restored.state if restored else None
+
+
+def plot_archives(run: dict[str, Any], out: Path) -> list[Path]:
+    """An LLMatic run's archives as heat-maps (from its newest checkpoint), and its QD-score, coverage and
+    best accuracy per generation."""
+    import matplotlib.pyplot as plt
+
+    from evojax_nas.search.archive import Archive
+
+    paths = []
+    state = last_state(run["workdir"])
+    archives = [(name, Archive.from_dict(state[key])) for name, key in (("network", "networks"), ("prompt", "prompts"))
+                if state and state.get(key)]
+    if archives:
+        fig, axes = plt.subplots(1, len(archives), figsize=(5.5 * len(archives), 4.5), squeeze=False)
+        for ax, (name, archive) in zip(axes[0], archives, strict=True):
+            stats = archive.stats()
+            archive.heatmap(ax, f"{name} archive: {stats['cells']}/{archive.cells} cells, QD {stats['qd_score']:.2f}")
+        fig.tight_layout()
+        paths.append(out / f"archives-{run['name']}.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    rows = run["rounds"]
+    fig, (qd, coverage, best) = plt.subplots(1, 3, figsize=(15, 4))
+    for name in ("network", "prompt"):
+        steps = [r["step"] for r in rows if f"{name}_qd_score" in r]
+        if steps:
+            qd.plot(steps, [r[f"{name}_qd_score"] for r in rows if f"{name}_qd_score" in r], marker="o", label=name)
+            coverage.plot(steps, [r[f"{name}_coverage"] for r in rows if f"{name}_coverage" in r], marker="o",
+                          label=name)
+    qd.set(xlabel="generation", ylabel="QD-score (sum of elite fitness)", title=f"{run['name']}: QD-score")
+    coverage.set(xlabel="generation", ylabel="coverage (filled cells)", title=f"{run['name']}: coverage")
+    best.plot([r["step"] for r in rows if "best_val_accuracy" in r],
+              [r["best_val_accuracy"] for r in rows if "best_val_accuracy" in r], marker="o")
+    best.set(xlabel="generation", ylabel="best validation accuracy", title=f"{run['name']}: best accuracy")
+    for ax in (qd, coverage):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / f"qd-{run['name']}.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
 
 
 def spread(metrics: dict[str, Any]) -> str:
@@ -111,8 +198,16 @@ def spread(metrics: dict[str, Any]) -> str:
     return f"{statistics.fmean(accs):.3f} ± {statistics.pstdev(accs):.3f} ({len(accs)})"
 
 
+EVOPROMPTING_KEYS = ["sampled", "extracted", "duplicates", "valid", "evaluated", "trained", "retried", "retry_trained",
+                     "eligible", "confirmed", "trained_yield", "best_fitness", "peak_rss_gb", "seconds"]
+LLMATIC_KEYS = ["sampled", "valid", "trained", "mutation_trainable", "crossover_trainable", "added_networks",
+                "added_prompts", "network_cells", "network_qd_score", "prompt_cells", "prompt_qd_score",
+                "best_val_accuracy", "best_fitness", "seconds"]
+
+
 def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
-    lines = ["# Search report", "", "![Pareto front](pareto.png) ![Maximum fitness](max_fitness.png)", ""]
+    lines = ["# Search report", "",
+             "![Pareto front](pareto.png) ![Maximum fitness](max_fitness.png) ![Best accuracy](best_accuracy.png)", ""]
     for run in runs:
         by_id = {c["id"]: c for c in run["candidates"]}
         seeds = [c for c in run["candidates"] if c["program"]["origin"].get("kind") == "seed"]
@@ -122,13 +217,15 @@ def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
                   f"{best_seed if best_seed is None else round(best_seed, 1)}.", "",
                   "| rank | program | round | val score (mean ± std, seeds) | test | params | fitness | lineage |",
                   "|---|---|---|---|---|---|---|---|"]
-        for rank, c in enumerate(eligible(run)[:top], 1):
+        for rank, c in enumerate(ranked(run)[:top], 1):
             m = c["result"]["metrics"]
             lines.append(f"| {rank} | {name_of(c)} | {c['round']} | {spread(m)} | "
                          f"{m['test_accuracy_mean']:.3f} | {int(m['params'])} | {c['fitness']:.1f} | "
                          f"{lineage(c, by_id)} |")
-        keys = ["sampled", "extracted", "duplicates", "valid", "evaluated", "trained", "retried", "retry_trained",
-                "eligible", "confirmed", "trained_yield", "best_fitness", "peak_rss_gb", "seconds"]
+        keys = LLMATIC_KEYS if run["method"] == "llmatic" else EVOPROMPTING_KEYS
+        if run["method"] == "llmatic":
+            lines += ["", f"![Archives](archives-{run['name']}.png) "
+                          f"![QD-score, coverage, best accuracy](qd-{run['name']}.png)"]
         lines += ["", "| round | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for row in run["rounds"]:
             cells = [f"{row[k]:.3g}" if isinstance(row.get(k), float) else str(row.get(k, "")) for k in keys]
@@ -139,13 +236,14 @@ def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
                 kind = c["result"]["failure"]["kind"]
                 failures[kind] = failures.get(kind, 0) + 1
         lines += ["", f"Failures by kind: {json.dumps(failures)}", ""]
-        if best := eligible(run)[:1]:
+        if best := ranked(run)[:1]:
             lines += ["Best program:", "", "```python", best[0]["program"]["source"].rstrip(), "```", ""]
     return "\n".join(lines)
 
 
 def write_report(workdirs: Sequence[Path], out: Path | None = None, top: int = 20) -> list[Path]:
-    """Write pareto.png, max_fitness.png and summary.md to `out` (default: the first run's report/)."""
+    """Write pareto.png, max_fitness.png, best_accuracy.png (and an LLMatic run's archives-NAME.png and
+    qd-NAME.png) and summary.md to `out` (default: the first run's report/)."""
     runs = [load_run(Path(w)) for w in workdirs]
     out = Path(out) if out else Path(workdirs[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import RunJournal
 from evojax_nas.runs.metrics import RunMetrics
 from evojax_nas.runs.report import write_report
-from evojax_nas.search.evoprompting import EvoPrompting, SearchState, check_config, population
+from evojax_nas.search.method import check_config, method_class
 
 log = logging.getLogger("evojax_nas")
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,13 +54,12 @@ def plan_lm_memory(lm: Any, config: ml_collections.ConfigDict, seeds: list[Progr
 
     cfg = config.search
     parent_tokens = max(cfg.max_new_tokens, *(lm.count_tokens(p.source) for p in seeds))
-    prompt_tokens = 100 + cfg.shots * parent_tokens  # + the docstring, imports and metric comments
-    prompt_tokens += cfg.max_new_tokens + 100 if cfg.get("retry_failed", False) else 0
-    prompt_tokens = length_bucket(prompt_tokens + getattr(lm, "n_virtual_tokens", 0))
-    plan = lm.plan(prompts=cfg.num_prompts, n=cfg.samples_per_prompt, prompt_tokens=prompt_tokens,
-                   new_tokens=cfg.max_new_tokens, tune_batch=cfg.tune_batch_size,
+    batches = method_class(cfg.get("method", "evoprompting")).lm_batches(cfg, parent_tokens)
+    prompt_tokens = length_bucket(batches["prompt_tokens"] + getattr(lm, "n_virtual_tokens", 0))
+    plan = lm.plan(prompts=batches["prompts"], n=batches["n"], prompt_tokens=prompt_tokens,
+                   new_tokens=cfg.max_new_tokens, tune_batch=cfg.get("tune_batch_size", 1),
                    tune_tokens=length_bucket(prompt_tokens + cfg.max_new_tokens),
-                   tune_window=length_bucket(cfg.max_new_tokens), tuning=bool(cfg.prompt_tuning))
+                   tune_window=length_bucket(cfg.max_new_tokens), tuning=batches["tuning"])
     log.info("%s (prompts up to %d tokens)", plan.describe(), prompt_tokens)
 
 
@@ -126,9 +125,9 @@ def evaluator_config(config: ml_collections.ConfigDict, workdir: Path) -> Evalua
     return evaluation
 
 
-def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm: Any = None) -> SearchState:
-    """Start or resume the EvoPrompting search of `config` in `workdir` (with `lm`, a fresh one of the
-    config's when not given); returns the final state."""
+def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm: Any = None) -> Any:
+    """Start or resume the search of `config` (EvoPrompting or LLMatic, as search.method says) in `workdir`
+    (with `lm`, a fresh one of the config's when not given); returns the final state."""
     workdir = Path(workdir)
     config, new = bind_config(config, workdir)
     lm = lm or make_lm(config.lm)
@@ -138,26 +137,28 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.json").write_text(config.to_json(indent=1))
     tunable = getattr(lm, "supports_tuning", False)
-    if config.search.prompt_tuning and not tunable:
+    if config.search.get("prompt_tuning", False) and not tunable:
         log.warning("lm.kind=%s cannot be prompt-tuned; the search runs without prompt-tuning", config.lm.kind)
     checkpoints = SearchCheckpoints(workdir / "checkpoints")
     metrics = RunMetrics(workdir)
     journal = RunJournal(workdir)
     with Evaluator(evaluator_config(config, workdir)) as evaluator:
-        search = EvoPrompting(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy, evaluator.task,
-                              screen_seeds=config.train.num_seeds, train_seed=config.train.seed)
+        evaluator.remember(journal.results("screen"))  # a resumed run knows what it trained before the crash
+        method = method_class(config.search.get("method", "evoprompting"))
+        search = method(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy, evaluator.task,
+                        screen_seeds=config.train.num_seeds, train_seed=config.train.seed)
         restored = checkpoints.restore(lm.state_tree() if tunable else None)
         if restored is None:
             state = search.initial_state()
         else:
-            state = SearchState.from_dict(restored.state)
+            state = search.state_from_dict(restored.state)
             if tunable:
                 lm.load_state_tree(restored.tree)
             log.info("resuming %s after round %d", workdir, state.round)
         for stats in state.history[metrics.last_step() + 1:]:  # rounds checkpointed but not yet written
             metrics.write_scalars(stats["round"], stats)
         progress = Progress(config.search.num_rounds + 1, state.round + 1)
-        search.progress = progress
+        search.pipeline.progress = progress
         try:
             while state.round < config.search.num_rounds:
                 state = search.run_round(state)
@@ -169,7 +170,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
             metrics.close()
             checkpoints.close()
     write_report([workdir])
-    best = population(state.pool, 1)
+    best = search.best(state)[:1]
     if best:
         log.info("best program %s: %s", best[0].id, json.dumps(best[0].metrics))
     return state

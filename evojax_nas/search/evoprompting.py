@@ -18,39 +18,23 @@ Journal (runs/) logs results and samples and answers for those already logged, w
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from evojax_nas.evaluate.result import Result
-from evojax_nas.lm.extract import extract_program
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
-from evojax_nas.programs.static_check import check_source
-from evojax_nas.search.fingerprint import fingerprint
 from evojax_nas.search.fitness import Score, fitness, program_fitness, score
-from evojax_nas.search.prompts import assemble_child, build_prompt, build_retry_prompt, stop_markers
+from evojax_nas.search.pipeline import Child, Journal, Pipeline
+from evojax_nas.search.prompts import build_prompt, build_retry_prompt
 from evojax_nas.tasks.base import Task
 
 RETRIED_KINDS = ("syntax", "forbidden", "interface", "shape", "nan", "crash")  # not timeout, oom: size, not bugs
 
 PARENT_MODES = ("fittest", "random", "seeds")
-
-
-class Journal(Protocol):
-    """Where a search logs what it did, and finds what it already did before a crash."""
-
-    def known_result(self, program_id: str, stage: str = "screen") -> Result | None: ...
-
-    def record(self, round_: int, program: Program, result: Result, s: Score, stage: str = "screen") -> None: ...
-
-    def known_samples(self, key: str) -> list[list[str]] | None: ...
-
-    def record_samples(self, key: str, completions: list[list[str]], context: dict[str, Any]) -> None: ...
 
 
 def check_config(config: Any) -> None:
@@ -116,32 +100,6 @@ def select_parents(state: SearchState, mode: str, shots: int, population_size: i
     return sorted((candidates[i] for i in picked), key=program_fitness)
 
 
-@dataclasses.dataclass
-class Child:
-    """A sampled child on its way to evaluation, with what prompt-tuning needs to replay it."""
-
-    program: Program
-    parents: list[Program]
-    code: str  # the class as the LM wrote it (after extraction), the completion to tune on
-    failure: Failure | None = None  # why the static check refused it
-
-
-def merge_seeds(screen: Result, extra: Result) -> Result:
-    """One result over the screening seeds and the confirmation seeds (their per-seed lists joined)."""
-    if not extra.ok:
-        failure = extra.failure or Failure("crash", "no metrics")
-        return Result(screen.program_id, failure=Failure(failure.kind, f"confirmation failed: {failure.message}"),
-                      seconds=screen.seconds + extra.seconds)
-    a, b = screen.metrics, extra.metrics
-    merged = {**a, **{k: a[k] + b[k] for k in ("val_accuracy", "test_accuracy", "final_loss")}}
-    merged.update(val_accuracy_mean=float(np.mean(merged["val_accuracy"])),
-                  val_accuracy_std=float(np.std(merged["val_accuracy"])),
-                  test_accuracy_mean=float(np.mean(merged["test_accuracy"])),
-                  screen_val_accuracy_mean=a["val_accuracy_mean"],
-                  train_seconds=a.get("train_seconds", 0.0) + b.get("train_seconds", 0.0))
-    return Result(screen.program_id, metrics=merged, seconds=screen.seconds + extra.seconds)
-
-
 def screen_fitness(metrics: dict[str, Any]) -> float:
     """Fitness on the screening seeds alone (what decides whether a child is confirmed)."""
     return fitness(metrics.get("screen_val_accuracy_mean", metrics["val_accuracy_mean"]), metrics["params"])
@@ -170,15 +128,31 @@ class EvoPrompting:
         num_seeds and seed); a child that would enter the population is then trained on the next ones up to
         config.confirm_seeds. task: what children are and which repairs apply (MNIST-1D when not given)."""
         check_config(config)
-        self.config, self.lm, self.evaluator, self.journal = config, lm, evaluator, journal
-        self.seeds, self.min_val_accuracy = list(seeds), min_val_accuracy
+        self.config, self.lm = config, lm
+        self.seeds = list(seeds)
         if task is None:
             from evojax_nas.tasks.mnist1d import Mnist1D
 
             task = Mnist1D()
         self.task, self.spec = task, task.prompt
-        self.progress = progress or (lambda event, info: None)
+        self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
         self.screen_seeds, self.train_seed = screen_seeds, train_seed
+
+    @staticmethod
+    def lm_batches(config: Any, parent_tokens: int) -> dict[str, Any]:
+        """The largest LM batches a round asks for (for the memory plan): a prompt holds `shots` parents
+        and the docstring, imports and metric comments, and with retries a failed child."""
+        prompt_tokens = 100 + config.shots * parent_tokens
+        prompt_tokens += config.max_new_tokens + 100 if config.get("retry_failed", False) else 0
+        return {"prompts": config.num_prompts, "n": config.samples_per_prompt, "prompt_tokens": prompt_tokens,
+                "tuning": bool(config.prompt_tuning)}
+
+    def state_from_dict(self, data: dict[str, Any]) -> SearchState:
+        return SearchState.from_dict(data)
+
+    def best(self, state: SearchState) -> list[Program]:
+        """The pool, fittest first."""
+        return population(state.pool, len(state.pool))
 
     def initial_state(self) -> SearchState:
         return SearchState(rng=np.random.default_rng(self.config.seed).bit_generator.state)
@@ -193,9 +167,7 @@ class EvoPrompting:
         threshold = self._entry_threshold(new)
         if new.round == 0:
             children = [Child(s, [], s.source) for s in self.seeds]
-            # A child that copies a seed is repaired like every child, so the repaired seed is a seed too.
-            new.fingerprints += sorted({fingerprint(source, self.spec.class_name) for s in self.seeds for source in
-                                        (s.source, self.task.repair(s.source))})
+            self.pipeline.mark_seeds(new, self.seeds)
             rejected: list[tuple[Child, Failure]] = []
             stats: dict[str, Any] = {"sampled": len(self.seeds)}
         else:
@@ -224,25 +196,6 @@ class EvoPrompting:
         top = population(state.pool, self.config.population_size)
         return program_fitness(top[-1]) if len(top) >= self.config.population_size else -np.inf
 
-    def _admit(self, state: SearchState, child: Child, seen_fingerprints: set[str]) -> str | None:
-        """None for a child new by content and by fingerprint that passes the static check (its fingerprint is
-        then marked seen); else "seen" (the same text), "duplicate" (another text of a program seen) or
-        "rejected" (logged with the check's reason; its fingerprint stays free, as dead code the
-        fingerprint ignores may be what the check refused)."""
-        print_ = fingerprint(child.program.source, self.spec.class_name)
-        if child.program.id in state.seen:
-            return "seen"
-        if print_ in seen_fingerprints:
-            return "duplicate"
-        failure = check_source(child.program.source, required_class=self.spec.class_name)
-        if failure:  # logged with its reason, never sent to a worker
-            self._log(state, child.program, Result(child.program.id, failure=failure))
-            child.failure = failure
-            return "rejected"
-        seen_fingerprints.add(print_)
-        state.fingerprints.append(print_)
-        return None
-
     def _sample(self, state: SearchState, rng: np.random.Generator
                 ) -> tuple[list[Child], list[tuple[Child, Failure]], dict[str, Any]]:
         """Prompt the LM until num_children valid distinct children or max_samples_per_round samples; every
@@ -261,17 +214,17 @@ class EvoPrompting:
             temps = [float(t) for t in rng.choice(cfg.temperatures, size=cfg.num_prompts)]
             lm_seed = int(rng.integers(2**31))
             prompts = [build_prompt(ps, self.spec, cfg.size_factor, cfg.accuracy_gain) for ps in parents]
-            completions = self._generate(state, [p for p, _ in prompts], temps, cfg.samples_per_prompt, lm_seed,
+            completions = self.pipeline.generate(state, [p for p, _ in prompts], temps, cfg.samples_per_prompt, lm_seed,
                                          {"attempt": attempt})
             for i, ((_, header), ps, temp) in enumerate(zip(prompts, parents, temps, strict=True)):
                 for text in completions[i]:
                     stats["sampled"] += 1
-                    child = self._child(text, header, ps, {"round": state.round, "attempt": attempt, "prompt": i,
-                                                           "temperature": temp})
+                    origin = {"round": state.round, "attempt": attempt, "prompt": i, "temperature": temp}
+                    child = self.pipeline.child(text, header, ps, origin)
                     if child is None:
                         continue
                     stats["extracted"] += 1
-                    why = self._admit(state, child, prints)
+                    why = self.pipeline.admit(state, child, prints)
                     stats["duplicates"] += why == "duplicate"
                     stats["new"] += why in (None, "rejected")
                     if why == "rejected":
@@ -284,20 +237,6 @@ class EvoPrompting:
         stats.update(attempts=attempt, valid_yield=stats["valid"] / max(stats["sampled"], 1))
         return children, rejected, stats
 
-    def _generate(self, state: SearchState, texts: list[str], temps: list[float], n: int, lm_seed: int,
-                  context: dict[str, Any]) -> list[list[str]]:
-        """The LM's completions, or those the journal logged for the same call before a crash."""
-        cfg = self.config
-        key = hashlib.sha256(json.dumps([state.round, *context.values(), texts, temps, lm_seed]).encode()).hexdigest()
-        completions = self.journal.known_samples(key)
-        if completions is None:
-            self.progress("sampling", {"round": state.round, "rows": len(texts) * n, **context})
-            completions = self.lm.generate(texts, n=n, temperature=temps, max_new_tokens=cfg.max_new_tokens,
-                                           stop=stop_markers(self.spec), seed=lm_seed)
-            self.journal.record_samples(key, completions, {"round": state.round, **context, "prompts": texts,
-                                                           "temperatures": temps, "lm_seed": lm_seed})
-        return completions
-
     def _retry(self, state: SearchState, failed: list[tuple[Child, Failure]], lm_seed: int
                ) -> tuple[list[Child], dict[str, Any]]:
         """One more sample for each child that failed for a reason in its code, its error shown beside it."""
@@ -307,75 +246,32 @@ class EvoPrompting:
         prompts = [build_retry_prompt(c.parents, c.code, f, self.spec, self.config.size_factor,
                                       self.config.accuracy_gain) for c, f in failed]
         temps = [float(c.program.origin.get("temperature", 0.6)) for c, _ in failed]
-        completions = self._generate(state, [p for p, _ in prompts], temps, 1, lm_seed, {"attempt": "retry"})
+        completions = self.pipeline.generate(state, [p for p, _ in prompts], temps, 1, lm_seed, {"attempt": "retry"})
         prints, children = set(state.fingerprints), []
         stats = {"retried": len(failed), "retry_valid": 0, "retry_duplicates": 0}
         for (child, failure), (_, header), texts in zip(failed, prompts, completions, strict=True):
             origin = {k: v for k, v in child.program.origin.items() if k in ("round", "prompt", "temperature")}
-            retry = self._child(texts[0], header, child.parents,
+            retry = self.pipeline.child(texts[0], header, child.parents,
                                 {**origin, "attempt": "retry", "retry_of": child.program.id, "error": failure.kind})
             if retry is None:
                 continue
-            if why := self._admit(state, retry, prints):
+            if why := self.pipeline.admit(state, retry, prints):
                 stats["retry_duplicates"] += why == "duplicate"
                 continue
             stats["retry_valid"] += 1
             children.append(retry)
         return children, stats
 
-    def _child(self, text: str, header: str, parents: list[Program], origin: dict[str, Any]) -> Child | None:
-        extraction = extract_program(text, header, stop_markers(self.spec), self.spec.class_name,
-                                     self.spec.closing)
-        if extraction.source is None:
-            return None
-        source = self.task.repair(assemble_child(extraction.source, parents), [p.source for p in parents])
-        kind = "crossover" if len(parents) > 1 else "mutation"
-        program = Program(source, parents=tuple(p.id for p in parents),
-                          origin={"kind": kind, "extraction": extraction.outcome, **origin})
-        return Child(program, parents, extraction.source)
-
-    def _log(self, state: SearchState, program: Program, result: Result, stage: str = "screen",
-             s: Score | None = None, mark_seen: bool = True) -> Score:
-        """Record a result in the journal, unless it is there already (a round replayed after a resume)."""
-        s = s or score(result, self.min_val_accuracy)
-        if self.journal.known_result(program.id, stage) is None:
-            self.journal.record(state.round, program, result, s, stage)
-        if mark_seen and program.id not in state.seen:
-            state.seen.append(program.id)
-        return s
-
-    def _train(self, state: SearchState, programs: list[Program], stage: str,
-               seeds: list[int] | None = None) -> dict[str, Result]:
-        """Results of `stage` for the programs: from the journal, else trained (in one batch) and logged as
-        each comes. Confirmation results are logged merged with the screening seeds."""
-        results = {p.id: r for p in programs if (r := self.journal.known_result(p.id, stage))}
-        todo = [p for p in programs if p.id not in results]
-        by_id = {p.id: p for p in programs}
-
-        def on_result(result: Result) -> None:
-            program = by_id[result.program_id]
-            if stage == "confirm":
-                result = merge_seeds(self.journal.known_result(program.id), result)
-            results[result.program_id] = result
-            self._log(state, program, result, stage, mark_seen=False)  # marked below, in a replayable order
-            self.progress("evaluated", {"round": state.round, "done": len(results), "total": len(programs),
-                                        "stage": stage})
-
-        if todo:
-            self.evaluator.evaluate(todo, seeds=seeds, on_result=on_result)
-        state.seen.extend(p.id for p in programs if p.id not in state.seen)
-        return results
-
     def _evaluate(self, state: SearchState, children: list[Child], threshold: float
                   ) -> tuple[list[tuple[Child, Result, bool]], list[tuple[Child, Failure]]]:
         """Train the children (screening), confirm on more seeds those that would enter the population (their
         screening fitness beats `threshold`), update the pool. Returns the children that trained, with their
         results and eligibility, and those that failed, with why."""
-        screened = self._train(state, [c.program for c in children], "screen")
+        screened = self.pipeline.train(state, [c.program for c in children], "screen")
         trained, failed, confirm, twins = [], [], [], set()
         for child in children:
             result = screened[child.program.id]
-            s = score(result, self.min_val_accuracy)
+            s = score(result, self.pipeline.min_val_accuracy)
             if not result.ok:
                 failed.append((child, result.failure))
             elif s.eligible and screen_fitness(result.metrics) > threshold:
@@ -385,17 +281,18 @@ class EvoPrompting:
                     confirm.append(child)
                 else:  # trained the same to the last digit as a program in the pool: the same network
                     twins.add(child.program.id)
-                    self._log(state, child.program, result, "confirm",
+                    self.pipeline.log(state, child.program, result, "confirm",
                               Score(s.fitness, False, f"same outcome as {twin}"))
         extra = list(range(self.train_seed + self.screen_seeds, self.train_seed + self.config.get("confirm_seeds", 1)))
-        confirmed = self._train(state, [c.program for c in confirm], "confirm", extra) if extra and confirm else {}
+        confirmed = self.pipeline.train(state, [c.program for c in confirm], "confirm", extra) \
+            if extra and confirm else {}
         pool_ids = {p.id for p in state.pool}
         for child in children:
             result = confirmed.get(child.program.id) or screened[child.program.id]
             if not result.ok:
                 continue
             child.program.metrics = result.metrics
-            eligible = score(result, self.min_val_accuracy).eligible and child.program.id not in twins
+            eligible = score(result, self.pipeline.min_val_accuracy).eligible and child.program.id not in twins
             trained.append((child, result, eligible))
             if eligible and child.program.id not in pool_ids:
                 state.pool.append(child.program)
@@ -416,6 +313,6 @@ class EvoPrompting:
             target = (result.metrics["val_accuracy_mean"], int(result.metrics["params"]))
             prompt, header = build_prompt(child.parents, self.spec, target=target)
             examples.append(Example(prompt[: -len(header)], child.code))
-        self.progress("tuning", {"round": state.round, "examples": len(examples)})
+        self.pipeline.progress("tuning", {"round": state.round, "examples": len(examples)})
         out = self.lm.tune(examples, epochs=cfg.tune_epochs, batch_size=cfg.tune_batch_size, seed=tune_seed)
         return {f"tune_{k}": v for k, v in out.items()}

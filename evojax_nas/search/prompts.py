@@ -18,7 +18,7 @@ def stop_markers(spec: PromptSpec) -> tuple[str, ...]:
     return ("\n# Model ", f"\nclass {spec.class_name}", "```", "\nif __name__")
 
 
-def _body(source: str) -> str:
+def code_body(source: str) -> str:
     """The program without its module docstring and import lines."""
     tree = ast.parse(source)
     keep = [n for n in tree.body if not isinstance(n, ast.Import | ast.ImportFrom)
@@ -46,7 +46,7 @@ def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 
     for i, parent in enumerate(parents, 1):
         m = parent.metrics or {}
         comment = metric_comment(i, m["val_accuracy_mean"], m["params"], spec.score_name)
-        blocks.append(f"{comment}\n{_body(parent.source)}")
+        blocks.append(f"{comment}\n{code_body(parent.source)}")
     best = max(parents, key=program_fitness)
     target_acc = min(1.0, best.metrics["val_accuracy_mean"] + accuracy_gain)
     target_params = int(best.metrics["params"] * size_factor)

@@ -17,7 +17,7 @@ import optax
 
 from evojax_nas.paths import cache_dir
 from evojax_nas.tasks.base import ClassificationTask
-from evojax_nas.train.cost import count_params, forward_flops
+from evojax_nas.train.cost import count_params, forward_flops, width_and_depth
 from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.strategy import Strategy, StrategyCache, choose_strategy, workload_key
 
@@ -78,6 +78,8 @@ class TrainResult:
     final_loss: list[float]
     params: int
     flops: float
+    width: int  # the largest output feature count of a layer, and the number of layers with parameters (LLMatic)
+    depth: int
     strategy: str
     train_seconds: float
     compile_seconds: float
@@ -313,8 +315,10 @@ class Trainer:
         if not finite.all():
             raise TrainingError("nan", f"loss or parameters not finite for {int((~finite).sum())} of "
                                        f"{len(seeds)} seeds")
+        one = jax.tree.map(lambda a: a[0], params)
+        width, depth = width_and_depth(one)
         return TrainResult(
             val_accuracy=val.tolist(), test_accuracy=test.tolist(), final_loss=loss.tolist(),
-            params=count_params(jax.tree.map(lambda a: a[0], params)), flops=flops, strategy=str(chosen),
+            params=count_params(one), flops=flops, width=width, depth=depth, strategy=str(chosen),
             train_seconds=t2 - t1, compile_seconds=t1 - t0,
         )

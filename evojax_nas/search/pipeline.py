@@ -1,0 +1,166 @@
+"""What every search method does with the children it asks the LM for, whatever picks their parents and
+prompts: sample (logged, so a resumed run replays the LM's answers), extract the class and repair it,
+drop what was seen (by id and by fingerprint) or fails the static check, train in the sandboxed evaluator
+(logged, so a resumed run trains nothing twice), and log each result with its score. The methods
+(EvoPrompting, LLMatic) differ only in what they select and keep."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from evojax_nas.evaluate.result import Result
+from evojax_nas.lm.extract import extract_program
+from evojax_nas.programs.program import Failure, Program
+from evojax_nas.programs.static_check import check_source
+from evojax_nas.search.fingerprint import fingerprint
+from evojax_nas.search.fitness import Score, score
+from evojax_nas.search.prompts import assemble_child, stop_markers
+from evojax_nas.tasks.base import Task
+
+
+class Journal(Protocol):
+    """Where a search logs what it did, and finds what it already did before a crash."""
+
+    def known_result(self, program_id: str, stage: str = "screen") -> Result | None: ...
+
+    def record(self, round_: int, program: Program, result: Result, s: Score, stage: str = "screen") -> None: ...
+
+    def known_samples(self, key: str) -> list[list[str]] | None: ...
+
+    def record_samples(self, key: str, completions: list[list[str]], context: dict[str, Any]) -> None: ...
+
+
+class Ledger(Protocol):
+    """The part of a method's state the pipeline keeps: the round, and what was seen."""
+
+    round: int
+    seen: list[str]  # ids of every program evaluated or rejected
+    fingerprints: list[str]  # of every program admitted (see fingerprint)
+
+
+@dataclasses.dataclass
+class Child:
+    """A sampled child on its way to evaluation, with what prompt-tuning needs to replay it."""
+
+    program: Program
+    parents: list[Program]
+    code: str  # the class as the LM wrote it (after extraction), the completion to tune on
+    failure: Failure | None = None  # why the static check refused it
+
+
+def merge_seeds(screen: Result, extra: Result) -> Result:
+    """One result over the screening seeds and the confirmation seeds (their per-seed lists joined)."""
+    if not extra.ok:
+        failure = extra.failure or Failure("crash", "no metrics")
+        return Result(screen.program_id, failure=Failure(failure.kind, f"confirmation failed: {failure.message}"),
+                      seconds=screen.seconds + extra.seconds)
+    a, b = screen.metrics, extra.metrics
+    merged = {**a, **{k: a[k] + b[k] for k in ("val_accuracy", "test_accuracy", "final_loss")}}
+    merged.update(val_accuracy_mean=float(np.mean(merged["val_accuracy"])),
+                  val_accuracy_std=float(np.std(merged["val_accuracy"])),
+                  test_accuracy_mean=float(np.mean(merged["test_accuracy"])),
+                  screen_val_accuracy_mean=a["val_accuracy_mean"],
+                  train_seconds=a.get("train_seconds", 0.0) + b.get("train_seconds", 0.0))
+    return Result(screen.program_id, metrics=merged, seconds=screen.seconds + extra.seconds)
+
+
+class Pipeline:
+    """sample -> child -> admit -> train -> log, shared by the search methods. `progress` is called with
+    ("sampling" | "evaluated", info) as the work goes."""
+
+    def __init__(self, lm: Any, evaluator: Any, journal: Journal, task: Task, min_val_accuracy: float,
+                 max_new_tokens: int, progress: Callable[[str, dict[str, Any]], None] | None = None):
+        self.lm, self.evaluator, self.journal, self.task = lm, evaluator, journal, task
+        self.spec = task.prompt
+        self.min_val_accuracy, self.max_new_tokens = min_val_accuracy, max_new_tokens
+        self.progress = progress or (lambda event, info: None)
+
+    def generate(self, state: Ledger, texts: list[str], temps: list[float], n: int, lm_seed: int,
+                 context: dict[str, Any]) -> list[list[str]]:
+        """The LM's completions, or those the journal logged for the same call before a crash."""
+        key = hashlib.sha256(json.dumps([state.round, *context.values(), texts, temps, lm_seed]).encode()).hexdigest()
+        completions = self.journal.known_samples(key)
+        if completions is None:
+            self.progress("sampling", {"round": state.round, "rows": len(texts) * n, **context})
+            completions = self.lm.generate(texts, n=n, temperature=temps, max_new_tokens=self.max_new_tokens,
+                                           stop=stop_markers(self.spec), seed=lm_seed)
+            self.journal.record_samples(key, completions, {"round": state.round, **context, "prompts": texts,
+                                                           "temperatures": temps, "lm_seed": lm_seed})
+        return completions
+
+    def child(self, text: str, header: str, parents: list[Program], origin: dict[str, Any],
+              kind: str | None = None) -> Child | None:
+        """The completion as a whole, repaired program (None when no class could be extracted). Its origin
+        kind is `kind`, else crossover for several parents and mutation for one."""
+        extraction = extract_program(text, header, stop_markers(self.spec), self.spec.class_name,
+                                     self.spec.closing)
+        if extraction.source is None:
+            return None
+        source = self.task.repair(assemble_child(extraction.source, parents), [p.source for p in parents])
+        kind = kind or ("crossover" if len(parents) > 1 else "mutation")
+        program = Program(source, parents=tuple(p.id for p in parents),
+                          origin={"kind": kind, "extraction": extraction.outcome, **origin})
+        return Child(program, parents, extraction.source)
+
+    def admit(self, state: Ledger, child: Child, seen_fingerprints: set[str]) -> str | None:
+        """None for a child new by content and by fingerprint that passes the static check (its fingerprint is
+        then marked seen); else "seen" (the same text), "duplicate" (another text of a program seen) or
+        "rejected" (logged with the check's reason; its fingerprint stays free, as dead code the
+        fingerprint ignores may be what the check refused)."""
+        print_ = fingerprint(child.program.source, self.spec.class_name)
+        if child.program.id in state.seen:
+            return "seen"
+        if print_ in seen_fingerprints:
+            return "duplicate"
+        failure = check_source(child.program.source, required_class=self.spec.class_name)
+        if failure:  # logged with its reason, never sent to a worker
+            self.log(state, child.program, Result(child.program.id, failure=failure))
+            child.failure = failure
+            return "rejected"
+        seen_fingerprints.add(print_)
+        state.fingerprints.append(print_)
+        return None
+
+    def mark_seeds(self, state: Ledger, seeds: Sequence[Program]) -> None:
+        """The seeds' fingerprints, as written and as repaired (a child that copies a seed is repaired like
+        every child, so the repaired seed is a seed too)."""
+        state.fingerprints += sorted({fingerprint(source, self.spec.class_name) for s in seeds for source in
+                                      (s.source, self.task.repair(s.source))})
+
+    def log(self, state: Ledger, program: Program, result: Result, stage: str = "screen",
+            s: Score | None = None, mark_seen: bool = True) -> Score:
+        """Record a result in the journal, unless it is there already (a round replayed after a resume)."""
+        s = s or score(result, self.min_val_accuracy)
+        if self.journal.known_result(program.id, stage) is None:
+            self.journal.record(state.round, program, result, s, stage)
+        if mark_seen and program.id not in state.seen:
+            state.seen.append(program.id)
+        return s
+
+    def train(self, state: Ledger, programs: list[Program], stage: str = "screen",
+              seeds: list[int] | None = None) -> dict[str, Result]:
+        """Results of `stage` for the programs: from the journal, else trained (in one batch) and logged as
+        each comes. Confirmation results are logged merged with the screening seeds."""
+        results = {p.id: r for p in programs if (r := self.journal.known_result(p.id, stage))}
+        todo = [p for p in programs if p.id not in results]
+        by_id = {p.id: p for p in programs}
+
+        def on_result(result: Result) -> None:
+            program = by_id[result.program_id]
+            if stage == "confirm":
+                result = merge_seeds(self.journal.known_result(program.id), result)
+            results[result.program_id] = result
+            self.log(state, program, result, stage, mark_seen=False)  # marked below, in a replayable order
+            self.progress("evaluated", {"round": state.round, "done": len(results), "total": len(programs),
+                                        "stage": stage})
+
+        if todo:
+            self.evaluator.evaluate(todo, seeds=seeds, on_result=on_result)
+        state.seen.extend(p.id for p in programs if p.id not in state.seen)
+        return results
