@@ -23,7 +23,8 @@ def load_run(workdir: Path) -> dict[str, Any]:
     config = json.loads((workdir / "config.json").read_text()) if (workdir / "config.json").exists() else {}
     return {"name": workdir.name, "candidates": latest(AppendLog(workdir / "candidates.jsonl").read()),
             "rounds": AppendLog(workdir / "metrics.jsonl").read(), "workdir": workdir,
-            "method": config.get("search", {}).get("method", "evoprompting")}
+            "method": config.get("search", {}).get("method", "evoprompting"),
+            "state": None}
 
 
 def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,7 +45,7 @@ def ranked(run: dict[str, Any]) -> list[dict[str, Any]]:
     LLMatic run holds (its network archive, or its population) by validation accuracy."""
     if run["method"] != "llmatic":
         return eligible(run)
-    state = last_state(run["workdir"]) or {}
+    state = run_state(run) or {}
     held = {e["id"] for e in (state.get("networks") or {}).get("elites", [])} | set(state.get("population", []))
     return sorted((c for c in run["candidates"] if c["id"] in held and c["result"].get("metrics")),
                   key=lambda c: -c["result"]["metrics"]["val_accuracy_mean"])
@@ -148,6 +149,13 @@ def last_state(workdir: Path) -> dict[str, Any] | None:
     return restored.state if restored else None
 
 
+def run_state(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's last checkpointed state, restored once for the plots and the table."""
+    if run["state"] is None:
+        run["state"] = last_state(run["workdir"]) or {}
+    return run["state"] or None
+
+
 def plot_archives(run: dict[str, Any], out: Path) -> list[Path]:
     """An LLMatic run's archives as heat-maps (from its newest checkpoint), and its QD-score, coverage and
     best accuracy per generation."""
@@ -156,7 +164,7 @@ def plot_archives(run: dict[str, Any], out: Path) -> list[Path]:
     from evojax_nas.search.archive import Archive
 
     paths = []
-    state = last_state(run["workdir"])
+    state = run_state(run)
     archives = [(name, Archive.from_dict(state[key])) for name, key in (("network", "networks"), ("prompt", "prompts"))
                 if state and state.get(key)]
     if archives:

@@ -257,13 +257,12 @@ def update_archives(state: LlmaticState, archives: Archives, config: Any, outcom
                     programs: dict[str, Program]) -> dict[str, Any]:
     """Offer each trained child to the network archive (or population) and each mutation's individual to
     the prompt archive, applying the curiosity, fitness and temperature rules. Returns counts."""
-    axes = [Axis.from_config(a) for a in config.network_descriptors]
     previous_best = state.best
     counts = {"added_networks": 0, "added_prompts": 0}
     for outcome in outcomes:
         added = False
         if outcome.val_accuracy is not None:
-            added = offer_network(state, archives, config, outcome, programs[outcome.program_id], axes)
+            added = offer_network(state, archives, config, outcome, programs[outcome.program_id])
             counts["added_networks"] += added
         req = outcome.request
         if req.kind != "mutation" or req.prompt < 0:
@@ -284,17 +283,23 @@ def update_archives(state: LlmaticState, archives: Archives, config: Any, outcom
         individual = {"prompt": req.prompt, "temperature": moved_temperature(req.temperature, reached,
                                                                              config.temperature_step),
                       "curiosity": (parent["curiosity"] if parent is not None else delta)}
-        name = f"i{state.counter}"
-        state.counter += 1
-        state.individuals[name] = individual
+        name = add_individual(state, individual)
         if archives.prompts is not None:
             counts["added_prompts"] += archives.prompts.add(name, state.prompt_scores[req.prompt],
                                                             [req.prompt, individual["temperature"]])
     return counts
 
 
-def offer_network(state: LlmaticState, archives: Archives, config: Any, outcome: Outcome, program: Program,
-                  axes: list[Axis]) -> bool:
+def add_individual(state: LlmaticState, individual: dict[str, Any]) -> str:
+    """Hold a new prompt individual under the next name; return the name."""
+    name = f"i{state.counter}"
+    state.counter += 1
+    state.individuals[name] = individual
+    return name
+
+
+def offer_network(state: LlmaticState, archives: Archives, config: Any, outcome: Outcome, program: Program
+                  ) -> bool:
     """Whether the trained child entered the network archive (or, without one, the population)."""
     program_id = outcome.program_id
     if archives.networks is not None:
@@ -341,12 +346,9 @@ class Llmatic:
             state.networks = Archive(self.axes, cfg.cells, cfg.seed).to_dict()
         if cfg.ablation == "network_archive_only":  # random individuals: a prompt, a temperature in (0, 1]
             for _ in range(cfg.prompt_population_size):
-                name = f"i{state.counter}"
-                state.counter += 1
-                state.individuals[name] = {"prompt": int(rng.integers(len(MUTATIONS))),
-                                           "temperature": clamp_temperature(float(rng.uniform(0, 1))),
-                                           "curiosity": 0.0}
-                state.prompt_population.append(name)
+                state.prompt_population.append(add_individual(state, {
+                    "prompt": int(rng.integers(len(MUTATIONS))),
+                    "temperature": clamp_temperature(float(rng.uniform(0, 1))), "curiosity": 0.0}))
         elif cfg.ablation != "random_generation":
             axes = [Axis("prompt", 0, len(MUTATIONS) - 1), Axis("temperature", 0, 1)]
             state.prompts = Archive(axes, cfg.prompt_cells, cfg.seed + 1).to_dict()
@@ -402,24 +404,25 @@ class Llmatic:
                 ) -> list[tuple[Request, Child | None, str]]:
         """Each request with its child and what became of it before training: "new" (to train), "duplicate"
         (of a program seen: not added) or "untrainable" (no class extracted, or refused by the check)."""
-        prompts = []
+        prompts, parents_of = [], []
         for req in requests:
             parents = [self._program(state, i) for i in req.parents]
+            parents_of.append(parents)
             instruction = {CROSSOVER_PROMPT: CROSSOVER, RANDOM_PROMPT: RANDOM_GENERATION}.get(req.prompt)
             prompts.append(build_instruction_prompt(parents, instruction or MUTATIONS[req.prompt], self.task.prompt,
                                                     self.example))
         completions = self.pipeline.generate(state, [p for p, _ in prompts], [r.temperature for r in requests], 1,
                                              lm_seed, {"attempt": 0})
         prints, pairs = set(state.fingerprints), []
-        for i, (req, (_, header), texts) in enumerate(zip(requests, prompts, completions, strict=True)):
+        for i, (req, parents, (_, header), texts) in enumerate(zip(requests, parents_of, prompts, completions,
+                                                                   strict=True)):
             stats["sampled"] += 1
             origin = {"round": state.round, "prompt": req.prompt, "temperature": req.temperature, "request": i,
                       "individual": req.individual, "warm_up": req.warm_up}
             text = texts[0]
             if "def __call__" in header:  # the header began the call: a second `@nn.compact` is a repeat
                 text = text.split("\n    @nn.compact", 1)[0]
-            child = self.pipeline.child(text, header, [self._program(state, p) for p in req.parents], origin,
-                                        kind=req.kind)
+            child = self.pipeline.child(text, header, parents, origin, kind=req.kind)
             if child is None:
                 pairs.append((req, None, "untrainable"))
                 continue
