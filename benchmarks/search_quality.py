@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from evojax_nas.config import load_config  # noqa: E402
 from evojax_nas.runs.journal import AppendLog  # noqa: E402
 from evojax_nas.runs.report import load_run, write_report  # noqa: E402
+from evojax_nas.runs.search_run import DATA_SEED  # noqa: E402
 
 METHODS = {"evoprompting": "configs/mnist1d_evoprompting.py", "naive": "configs/mnist1d_naive.py"}
 STATIC = ("syntax", "forbidden", "interface")  # caught before training: not evaluated children
@@ -52,6 +54,8 @@ def share_round0(workdir: Path, config: Path, out: Path) -> None:
     for donor in sorted(p.parent for p in out.glob("*-s*/config.json")):
         if round0_config(json.loads((donor / "config.json").read_text())) == mine:
             workdir.mkdir(parents=True)
+            if (donor / DATA_SEED).exists():  # its records were measured on the donor's private data
+                shutil.copy(donor / DATA_SEED, workdir / DATA_SEED)
             log = AppendLog(workdir / "candidates.jsonl")
             for record in AppendLog(donor / "candidates.jsonl").read():
                 if record["round"] == 0 and record["result"]["metrics"]:

@@ -21,6 +21,7 @@ from jax import export
 
 Programs = Mapping[int, export.Exported]  # seed count -> slot/S (or slot_init/S)
 CLASS_NAME = "TripletMessages"
+MEASURE_NODES = 4  # the graph size at which a slot's layers are read (their widths do not depend on it)
 
 
 def export_slot(module: nn.Module, hidden: int, seed_counts: tuple[int, ...], platforms: tuple[str, ...] = ("cpu",)
@@ -120,15 +121,17 @@ class ExportedSlot:
     call: dict[int, export.Exported]
     id: str
     hidden: int
+    constants: int  # numbers carried by the constants of the one-seed slot (slot/1)
 
     @classmethod
     def from_bytes(cls, blobs: dict[str, bytes], hidden: int, platform: str | None = None) -> ExportedSlot:
         """Deserialise and check untrusted bytes; raises ExportError (evojax_nas.train.exported)."""
         from evojax_nas.train.exported import ExportError, load_programs
 
-        programs, digest, _ = load_programs(blobs, ("slot_init", "slot"), ("slot",), platform)
+        checked = load_programs(blobs, ("slot_init", "slot"), ("slot",), platform)
+        programs = checked.programs
         slot = cls({s: p["slot_init"] for s, p in programs.items()}, {s: p["slot"] for s, p in programs.items()},
-                   digest, hidden)
+                   checked.id, hidden, checked.constants["slot/1"])
         for s in programs:
             z, e, g = (a.shape for a in slot.call[s].in_avals[-3:])
             outs = [a.shape for a in slot.call[s].out_avals]
@@ -152,6 +155,18 @@ class ExportedSlot:
             if not jax.tree.leaves(params):
                 raise ExportError("interface", "TripletMessages has no parameters")
         return slot
+
+
+    def forward(self) -> Any:
+        """The width and depth of the slot's layers (train/computation.py: z, edge and graph features are the
+        input), read from its one-seed program; raises ExportError for a slot the stage cannot measure."""
+        from evojax_nas.train.computation import forward_cost
+
+        n, h = MEASURE_NODES, self.hidden
+        params = jax.eval_shape(self.init[1].call, jax.ShapeDtypeStruct((1, 2), jnp.uint32))
+        inputs = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in ((1, 1, n, 2 * h), (1, 1, n, n, h), (1, 1, h))]
+        leaves = len(jax.tree.leaves(params))
+        return forward_cost(self.call[1].call, (params, *inputs), range(leaves, leaves + 3))
 
 
 class ExportedTriplet(nn.Module):

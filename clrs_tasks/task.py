@@ -62,9 +62,12 @@ def train_config(config: Mapping[str, Any]) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class ClrsTask:
-    """One CLRS algorithm as a search task."""
+    """One CLRS algorithm as a search task: trained on samples from the train config's seed, validated on
+    seed + 1 and tested on CLRS-30's test set (seed 3) as run.py does (the published data: memorisable), or,
+    given a private `data_seed`, all three from it."""
 
     algorithm: str = "bfs"
+    data_seed: int | None = None
 
     def __post_init__(self) -> None:
         from clrs_tasks.data import algorithms
@@ -100,9 +103,15 @@ class ClrsTask:
         return {"class_name": slot.CLASS_NAME, "hidden": int(train_config(train_config_).hidden),
                 "platforms": [platform]}
 
+    def prepare(self, cache: Any) -> None:
+        """Nothing: the samplers run in the worker, from nothing on disk."""
+
     def trainer(self, train_config_: Mapping[str, Any], strategy_cache: Any = None,
                 memory_budget_bytes: int | None = None) -> SlotTrainer:
-        return SlotTrainer(self.algorithm, train_config(train_config_), int(train_config_.get("seed", 0)),
+        from clrs_tasks.train import DataSeeds
+
+        seed = int(train_config_.get("seed", 0))
+        return SlotTrainer(self.algorithm, train_config(train_config_), DataSeeds.of(seed, self.data_seed), seed,
                            int(train_config_.get("num_seeds", 1)))
 
 
@@ -110,11 +119,12 @@ class SlotTrainer:
     """The CLRS train stage in a worker: exported slots checked, put in the trusted model, trained and
     tested; the validation and test sets are made once."""
 
-    def __init__(self, algorithm: str, config: Any, seed: int, num_seeds: int):
+    def __init__(self, algorithm: str, config: Any, data_seeds: Any, seed: int, num_seeds: int):
         from clrs_tasks.train import EvalSets
 
         self.algorithm, self.config, self.seed, self.num_seeds = algorithm, config, seed, num_seeds
-        self.sets = EvalSets.make(algorithm, config, seed)
+        self.data_seeds = data_seeds
+        self.sets = EvalSets.make(algorithm, config, data_seeds)
 
     def load(self, blobs: dict[str, bytes]) -> slot.ExportedSlot:
         return slot.ExportedSlot.from_bytes(blobs, self.config.hidden)
@@ -123,24 +133,26 @@ class SlotTrainer:
         import numpy as np
 
         from clrs_tasks.train import train_and_test
+        from evojax_nas.train.cost import counted_constants
         from evojax_nas.train.trainer import TrainingError
 
         seeds = list(seeds) if seeds is not None else [self.seed + i for i in range(self.num_seeds)]
         start = time.perf_counter()
-        out = train_and_test(self.algorithm, slot.ExportedTriplet(program), self.config, self.seed, seeds=seeds,
-                             sets=self.sets)
+        forward = program.forward()  # before training: a slot the stage cannot measure is refused
+        out = train_and_test(self.algorithm, slot.ExportedTriplet(program), self.config, self.data_seeds.train,
+                             seeds=seeds, sets=self.sets)
         final = np.asarray(out["losses"][-1], dtype=float)
         if not np.all(np.isfinite(final)):
             raise TrainingError("nan", f"the training loss is not finite after {self.config.steps} steps: "
                                        f"{final.tolist()}")
         return {"val_accuracy": [float(v) for v in out["best_val"]], "test_accuracy": [float(v) for v in out["test"]],
-                "final_loss": final.tolist(), "params": int(out["parameters"]), "flops": float("nan"),
-                "width": int(out["triplet_shape"][0]), "depth": int(out["triplet_shape"][1]),
+                "final_loss": final.tolist(), "params": int(out["parameters"]) + counted_constants(program.constants),
+                "flops": float("nan"), "width": forward.width, "depth": forward.depth,
                 "val_accuracy_mean": float(np.mean(out["best_val"])), "test_accuracy_mean": float(np.mean(out["test"])),
                 "algorithm": self.algorithm, "train_seconds": round(time.perf_counter() - start, 2),
                 "val_curve": out["val_curve"]}
 
 
-def make(algorithm: str = "bfs") -> ClrsTask:
+def make(algorithm: str = "bfs", data_seed: int | None = None) -> ClrsTask:
     """The registry's factory: `clrs:ALGORITHM` (evojax_nas/tasks/registry.py)."""
-    return ClrsTask(algorithm)
+    return ClrsTask(algorithm, data_seed)

@@ -105,26 +105,28 @@ def _keep_improved(best: Any, params: Any, improved: np.ndarray) -> Any:
     return jax.tree.map(lambda b, p: np.where(improved.reshape((-1,) + (1,) * (b.ndim - 1)), p, b), best, params)
 
 
-def triplet_shape(params: Any) -> tuple[int, int]:
-    """(width, depth) of one seed's triplet slot, as LLMatic measures a network (train/cost.py): the exported
-    candidate's own parameters, under the `slot` parameter of ExportedTriplet; (0, 0) for a module slot."""
-    from evojax_nas.train.cost import width_and_depth
-
-    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
-    names = [[str(getattr(k, "key", k)) for k in path] for path, _ in leaves]
-    slot = {tuple(n[n.index("slot") + 1:]): leaf[0] for n, (_, leaf) in zip(names, leaves, strict=True) if "slot" in n}
-    tree: dict = {}
-    for path, leaf in slot.items():
-        node = tree
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1] if path else "slot"] = leaf
-    return width_and_depth(tree)
-
-
 def parameter_count(params: Any) -> int:
-    """Parameters of one seed's model (the stacked tree divided by the seed axis)."""
-    return int(sum(x[0].size for x in jax.tree.leaves(params)))
+    """Reals of one seed's model (the stacked tree divided by the seed axis; complex counts twice)."""
+    from evojax_nas.train.cost import count_reals
+
+    return count_reals(jax.tree.map(lambda x: x[0], params))
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSeeds:
+    """The sampler seeds of the training stream, the validation set and the test set."""
+
+    train: int
+    val: int
+    test: int
+
+    @classmethod
+    def of(cls, seed: int, data_seed: int | None = None) -> DataSeeds:
+        """run.py's published seeds (the train seed, seed + 1, CLRS-30's test seed), or three from a private
+        data seed."""
+        if data_seed is None:
+            return cls(seed, seed + 1, data.TEST_SEED)
+        return cls(*(int(s) for s in np.random.SeedSequence(data_seed).generate_state(3) % (2**31)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,9 +138,9 @@ class EvalSets:
     test: data.Batch
 
     @classmethod
-    def make(cls, algorithm: str, config: TrainConfig, seed: int = 0) -> EvalSets:
-        probes, val = data.fixed_set(algorithm, "val", seed + 1, max(config.train_lengths), config.val_samples)
-        _, test = data.fixed_set(algorithm, "test", data.TEST_SEED, config.test_length, config.test_samples)
+    def make(cls, algorithm: str, config: TrainConfig, seeds: DataSeeds) -> EvalSets:
+        probes, val = data.fixed_set(algorithm, "val", seeds.val, max(config.train_lengths), config.val_samples)
+        _, test = data.fixed_set(algorithm, "test", seeds.test, config.test_length, config.test_samples)
         return cls(probes, val, test)
 
 
@@ -149,7 +151,7 @@ def train_and_test(algorithm: str, triplet: nn.Module, config: TrainConfig, seed
     data seed `seed`, keep each seed's best-validation parameters, test them. Returns losses, validation
     curve, per-seed best validation and test scores, and the parameter count."""
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(config.num_seeds)]
-    sets = sets or EvalSets.make(algorithm, config, seed)
+    sets = sets or EvalSets.make(algorithm, config, DataSeeds.of(seed))
     _, stream = data.train_stream(algorithm, seed, config.train_lengths, config.batch_size)
     trainer = CLRSTrainer(sets.probes, triplet, config)
     first = next(stream)
@@ -175,5 +177,4 @@ def train_and_test(algorithm: str, triplet: nn.Module, config: TrainConfig, seed
             progress(step, float(np.mean(losses[-1])))
     test_scores = [s["score"] for s in trainer.evaluate(best, sets.test)]
     return {"algorithm": algorithm, "losses": np.stack(losses).tolist(), "val_curve": curve,
-            "best_val": best_val.tolist(), "test": test_scores, "parameters": parameter_count(params),
-            "triplet_shape": triplet_shape(params)}
+            "best_val": best_val.tolist(), "test": test_scores, "parameters": parameter_count(params)}

@@ -47,6 +47,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config.train.num_seeds = args.seeds
     if args.strategy is not None:
         config.train.strategy = args.strategy
+    if args.data is not None:
+        config.data = args.data
+    data = config.get("data", "published")
+    print(f"evonas: evaluation data: {data}" + (" (a seed drawn for this command; no sandbox sees it)"
+          if data == "private" else " (memorisable)"), file=sys.stderr)
     programs = [Program.from_file(path) for path in args.paths]
     names = {program.id: Path(path).name for path, program in zip(args.paths, programs, strict=True)}
 
@@ -146,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--steps", type=int, help="override config.train.num_steps")
     ev.add_argument("--seeds", type=int, help="override config.train.num_seeds (trained vmapped)")
     ev.add_argument("--strategy", help="auto, python-vmap, python-serial, scan-vmap or scan-serial")
+    ev.add_argument("--data", choices=("private", "published"), help="override config.data: private (a seed "
+                    "drawn now, never shown to a sandbox) or published (the task's published data, memorisable)")
     ev.set_defaults(func=cmd_eval)
     ct = sub.add_parser("clrs-table", help="train triplet functions on CLRS algorithms; OOD table beside the "
                         "published Triplet-GMPNN column")

@@ -20,6 +20,7 @@ from evojax_nas.evaluate import Evaluator, EvaluatorConfig, frames
 from evojax_nas.evaluate.result import Result, clean_message
 from evojax_nas.evaluate.sandbox import parse_trace
 from evojax_nas.programs import Program
+from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import default_config
 from tests.conftest import ROOT, SEEDS, evaluation_processes
 
@@ -28,6 +29,7 @@ SECRET_HOME = Path("/var/tmp/evonas-hostile-home")  # where the corpus looks for
 # host's disk: a sandbox's /tmp is its own tmpfs, so Landlock must be what keeps it out)
 PORT = 47631  # where the corpus tries to connect
 MARKER = "evonas-pwned"  # every file the corpus tries to write outside its sandbox has this in its name
+DATA_SEED = 1_987_654_321  # the corpus's private data (a run draws its own; fixed here to score by hand)
 
 
 def train_config(steps: int = 20) -> dict:
@@ -68,13 +70,15 @@ def corpus(tmp_path_factory):
     metadata = [(p, _metadata(p)) for p in (SECRET_HOME, SECRET_HOME / "secret.txt")]
     programs = [Program.from_file(p) for p in HOSTILE_OS] + [Program.from_file(SEEDS / "mlp.py")]
     # 2 GB of address space is twice what tracing the good program needs and halves what the memory bombs touch
-    # before they are stopped, which on a loaded machine decided between "oom" and "timeout"
-    config = EvaluatorConfig(train_config=train_config(), timeout_s=60, trace_timeout_s=15, memory_bytes=4 << 30,
-                             trace_memory_bytes=2 << 30)
+    # before they are stopped, which on a loaded machine decided between "oom" and "timeout"; 10 s of CPU time is
+    # 1.7x what the slowest program (trace-time training) needs and stops the CPU burners before the deadline
+    config = EvaluatorConfig(train_config=train_config(), timeout_s=60, trace_timeout_s=15, trace_cpu_s=10,
+                             memory_bytes=4 << 30, trace_memory_bytes=2 << 30, data_seed=DATA_SEED)
     try:
         with Evaluator(config) as evaluator:
             results = evaluator.evaluate(programs)
             logs = "".join(p.read_text(errors="replace") for p in evaluator.log_dir.rglob("*.log"))
+            restarts = evaluator.restarts
         time.sleep(1.0)
         connections = []
         for listener in (tcp, unix):
@@ -93,7 +97,13 @@ def corpus(tmp_path_factory):
     return {"results": dict(zip([p.name for p in HOSTILE_OS] + ["good"], results, strict=True)),
             "secrets": (env_secret, file_secret), "logs": logs, "connections": connections,
             "escaped": [f for f in escaped_files() if f not in leftovers], "survivors": evaluation_processes(),
-            "metadata": [(str(p), before, _metadata(p)) for p, before in metadata]}
+            "metadata": [(str(p), before, _metadata(p)) for p, before in metadata], "restarts": restarts}
+
+
+@pytest.fixture(scope="module")
+def private_task():
+    """The data the corpus was evaluated on: MNIST-1D's recipe from the private seed."""
+    return Mnist1D(data_seed=DATA_SEED).data()
 
 
 def _metadata(path: Path) -> tuple:
@@ -104,7 +114,8 @@ def _metadata(path: Path) -> tuple:
 def test_corpus_covers_every_kind_of_attack():
     assert len(HOSTILE_OS) >= 25
     kinds = {expected(p, "kind") for p in HOSTILE_OS}
-    assert kinds >= {"attribute-chain", "string-eval", "file-access", "rigged-score", "take-down", "os-boundary"}
+    assert kinds >= {"attribute-chain", "string-eval", "file-access", "rigged-score", "take-down", "os-boundary",
+                     "rigged-size", "forged-program"}
 
 
 @pytest.mark.parametrize("path", HOSTILE_OS, ids=lambda p: p.stem)
@@ -143,9 +154,9 @@ def test_no_secret_appears_in_any_output_or_log(corpus):
         assert secret not in text
 
 
-def test_a_rigged_program_gets_what_its_outputs_earn(corpus, task):
+def test_a_rigged_program_gets_what_its_outputs_earn(corpus, private_task):
     # Its logits are all zeros, so argmax says class 0 for every example, whatever it patched.
-    zero_class = float(np.mean(task.y_val == 0))
+    zero_class = float(np.mean(private_task.y_val == 0))
     rigged = [p for p in HOSTILE_OS if expected(p, "score") == "zero-outputs"]
     assert rigged
     for path in rigged:
@@ -160,12 +171,67 @@ def test_a_program_cannot_rebuild_and_memorise_the_evaluation_data(corpus):
         assert corpus["results"][path.name].metrics["val_accuracy_mean"] < 0.8
 
 
-def test_a_program_evaluated_after_the_riggers_gets_its_own_score(corpus, task):
+def test_a_program_that_rebuilds_the_published_data_memorises_nothing_and_is_counted_at_its_size(corpus):
+    # It rebuilds the published MNIST-1D bit for bit (1.000 with 1 parameter on the published data, before this
+    # change); the evaluation data comes from the private seed, so its table is a nearest-neighbour classifier of
+    # 1,500 published rows (what that honestly earns, about 0.5), and the 61,500 numbers it bakes in count
+    m = corpus["results"]["memorise_recipe.py"].metrics
+    assert m["val_accuracy_mean"] < 0.6 and m["params"] >= 1_500 * 40 + 1_500
+
+
+def test_weights_trained_at_trace_time_and_baked_in_count_at_their_real_size(corpus):
+    # the 8,010 weights trained while the module loaded are constants of its forward pass: size 8,010 + 1, not 1
+    m = corpus["results"]["bake_trained_weights.py"].metrics
+    assert m["params"] >= 8_010 + 1
+
+
+def test_every_real_a_network_carries_is_counted(corpus):
+    for path in [p for p in HOSTILE_OS if expected(p, "size")]:
+        assert corpus["results"][path.name].metrics["params"] == int(expected(path, "size")), path.name
+
+
+def test_flops_width_and_depth_come_from_the_computation_not_from_names_or_xla(corpus):
+    checked = [p for p in HOSTILE_OS if expected(p, "width")]
+    assert len(checked) >= 2
+    for path in checked:
+        m = corpus["results"][path.name].metrics
+        assert (m["width"], m["depth"]) == (int(expected(path, "width")), int(expected(path, "depth"))), path.name
+        if expected(path, "flops"):  # the loop's body 50 times, and its counter
+            real = eval(expected(path, "flops"))  # noqa: S307 (an arithmetic expression of the test corpus)
+            assert real <= m["flops"] <= 1.001 * real, (path.name, m["flops"], real)
+
+
+def test_custom_calls_outside_what_jax_emits_are_refused_before_compilation_and_no_worker_dies(corpus):
+    for path in [p for p in HOSTILE_OS if expected(p, "kind") == "forged-program"]:
+        failure = corpus["results"][path.name].failure
+        assert failure.kind == "forbidden" and ("custom call" in failure.message or "form" in failure.message)
+    assert corpus["restarts"] == 0  # no train worker died, by a signal or otherwise
+
+
+def test_only_the_trusted_stage_calls_a_program_a_duplicate(corpus):
+    failure = corpus["results"]["forge_duplicate.py"].failure
+    assert failure.kind == "crash" and "claimed a duplicate" in failure.message
+
+
+def test_a_message_of_lone_surrogates_reaches_a_strict_terminal_as_valid_utf8(corpus):
+    message = corpus["results"]["surrogate_message.py"].failure.message
+    assert message.encode("utf-8", errors="strict") and "\ufffd" in message and "\x1b" not in message
+    out = subprocess.run([sys.executable, "-c", "import sys; print(sys.stdin.read())"], input=message,
+                         capture_output=True, text=True, encoding="utf-8", errors="strict", check=True)
+    assert out.stdout.strip() == message
+
+
+def test_the_trace_stage_gets_a_cpu_time_budget(corpus):
+    failure = corpus["results"]["cpu_burn_threads.py"].failure
+    assert failure.kind == "timeout" and "CPU time" in failure.message
+
+
+def test_a_program_evaluated_after_the_riggers_gets_its_own_score(corpus, private_task):
     # The honest MLP, traced after programs that patched jax, flax and numpy in their own sandboxes, scores
     # exactly what the trusted trainer gives it here.
     from tests.test_trainer import model, trainer
 
-    reference = trainer(task, Path(os.environ["EVOJAX_NAS_CACHE"]), num_steps=20, strategy="python-vmap"
+    reference = trainer(private_task, Path(os.environ["EVOJAX_NAS_CACHE"]), num_steps=20, strategy="python-vmap"
                         ).train(model("mlp", seed_counts=(1,)))
     assert corpus["results"]["good"].metrics["val_accuracy"] == reference.val_accuracy
 
@@ -375,3 +441,136 @@ def test_failure_messages_are_one_clean_capped_line():
     text = clean_message("a\x1b[31mred\x1b[0m\nnext\u202eline\x00" + "x" * 5000)
     assert "\n" not in text and "\x1b" not in text and "\u202e" not in text and "\x00" not in text
     assert len(text) <= 2000 and text.startswith("a [31mred [0m next line")
+
+
+# -- the train worker is confined too ---------------------------------------------------------------------
+
+def test_the_train_worker_runs_confined_with_a_clean_environment(monkeypatch):
+    monkeypatch.setenv("EVONAS_TEST_API_KEY", "sk-not-for-the-worker")
+    with Evaluator(EvaluatorConfig(train_config=train_config(5))) as evaluator:
+        (result,) = evaluator.evaluate([Program.from_file(SEEDS / "mlp.py")])
+        worker = evaluator.workers[0]
+        pid = worker.process.pid
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        namespaces = {ns: os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}")
+                      for ns in ("user", "net")}
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    assert result.ok and set(worker.layers.values()) == {"ok"}
+    assert status["Seccomp"].strip() == "2" and status["NoNewPrivs"].strip() == "1"
+    assert namespaces == {"user": True, "net": True}
+    assert b"EVONAS_TEST_API_KEY" not in environ and b"sk-not-for-the-worker" not in environ
+
+
+CONFINED = textwrap.dedent('''
+    import json, os, socket, sys
+    from pathlib import Path
+    from evojax_nas.evaluate import isolation
+    workdir, cache, secret, rewritable, port = sys.argv[1:6]
+    report = isolation.confine_worker(4 << 30, workdir, isolation.worker_readable(cache), [rewritable])
+    def attempt(fn):
+        try:
+            fn()
+            return "done"
+        except OSError as err:
+            return type(err).__name__
+    tried = {
+        "exec": attempt(lambda: os.execv("/bin/true", ["true"])),
+        "fork": attempt(os.fork) if False else attempt(lambda: os.waitpid(os.fork() or os._exit(0), 0)),
+        "read_secret": attempt(lambda: Path(secret).read_text()),
+        "write_outside": attempt(lambda: Path(secret).with_name("evonas-pwned-worker").write_text("x")),
+        "connect": attempt(lambda: socket.create_connection(("127.0.0.1", int(port)), timeout=2)),
+        "read_cache": attempt(lambda: Path(cache, "data.npz").read_bytes()),
+        "write_workdir": attempt(lambda: Path(workdir, "scratch").write_text("x")),
+        "rewrite_strategies": attempt(lambda: Path(rewritable).write_text("{}")),
+    }
+    print(json.dumps({"layers": report, "tried": tried}))
+''')
+
+
+def test_a_confined_worker_cannot_exec_fork_reach_secrets_write_elsewhere_or_connect(tmp_path):
+    # What XLA would do for a program that corrupted it: the worker's own layers, applied as the worker does
+    workdir, cache, home = tmp_path / "work", tmp_path / "cache", SECRET_HOME
+    for folder in (workdir, cache, home):
+        folder.mkdir(exist_ok=True)
+    (cache / "data.npz").write_bytes(b"data")
+    (home / "secret.txt").write_text("secret")
+    rewritable = tmp_path / "strategies.json"
+    rewritable.write_text("{}")
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        out = subprocess.run([sys.executable, "-c", CONFINED, str(workdir), str(cache), str(home / "secret.txt"),
+                              str(rewritable), str(listener.getsockname()[1])], capture_output=True, text=True,
+                             timeout=120, cwd=ROOT)
+    finally:
+        listener.close()
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(report["layers"].values()) == {"ok"}
+    tried = report["tried"]
+    assert tried["exec"] == tried["fork"] == "PermissionError"
+    assert tried["read_secret"] == tried["write_outside"] == "PermissionError"
+    assert tried["connect"] != "done"  # its network namespace has no route to the host's loopback
+    assert tried["read_cache"] == tried["write_workdir"] == tried["rewrite_strategies"] == "done"
+    assert not list(home.glob("*pwned*"))
+
+
+# -- the private data seed ------------------------------------------------------------------------------------
+
+PROBE = '''
+import typing
+
+import flax.linen as nn
+
+AG = typing.operator.attrgetter
+SYS = AG("__globals__")(typing.cast)["sys"]
+GC, OS = AG("modules")(SYS)["gc"], AG("modules")(SYS)["os"]
+DIGITS = {digits!r}  # the needle's digits reversed: this module's own text and globals do not hold it
+FILE = {path!r}
+CONTROL = "evojax_nas.evaluate.trace:trace_job"  # in the zygote's setup: a probe that cannot see it is blind
+
+
+def places(needle):
+    number = int(needle) if needle.isdigit() else None
+    found = []
+    for obj in GC.get_objects():
+        values = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list | tuple | set) else ()
+        for value in values:
+            if (isinstance(value, int) and value == number) or (isinstance(value, str) and needle in value):
+                found.append(repr(obj)[:40])
+    found += [k for k, v in AG("environ")(OS).items() if needle in v]
+    for name in ("/proc/self/cmdline", "/proc/1/cmdline", "/proc/self/environ", FILE):
+        try:
+            with AG("__builtins__")(typing.cast)["open"](name, "rb") as f:
+                if needle.encode() in f.read():
+                    found.append(name)
+        except Exception:  # noqa: BLE001 (out of reach)
+            pass
+    return found
+
+
+if not places(CONTROL):
+    raise RuntimeError("the probe is blind: it did not find the zygote's setup")
+SEEN = places(DIGITS[::-1])
+if SEEN:
+    raise RuntimeError(f"FOUND the data seed in {{SEEN[:5]}}")
+
+
+class Model(nn.Module):
+    @nn.compact
+    def __call__(self, x, train=False):
+        return nn.Dense(10)(x)
+'''
+
+
+def test_the_private_data_seed_reaches_no_sandbox(tmp_path):
+    # A run's directory holds its seed; the sandbox looks for it in every object it can reach (the zygote's
+    # setup and its request among them), its environment, command lines and the run's seed file.
+    seed = 1_234_567_891
+    (tmp_path / "data_seed").write_text(f"{seed}\n")
+    probe = Program(PROBE.format(digits=str(seed)[::-1], path=str(tmp_path / "data_seed")))
+    config = EvaluatorConfig(train_config=train_config(5), data_seed=seed,
+                             strategy_cache=str(tmp_path / "strategies.json"))
+    with Evaluator(config) as evaluator:
+        (result,) = evaluator.evaluate([probe])
+        assert evaluator.worker_task_kwargs["data_seed"] == seed  # the trusted workers have it
+    assert result.ok, result.failure

@@ -247,19 +247,23 @@ def test_configs_are_checked_and_methods_resolved():
 
 
 @pytest.mark.parametrize("name, params, width, depth, flops", [
-    # conv 1->1 channel, kernel 1 (XLA makes it a multiply: 40) + bias 40 + relu 40; dense 2*40*10 + bias 10
-    ("llmatic/mnist1d", 412, 10, 2, 40 + 40 + 40 + 800 + 10),
+    # conv 1->1 channel, kernel 1: 2*40 + bias 40 + relu 40; dense 2*40*10 + bias 10
+    ("llmatic/mnist1d", 412, 10, 2, 80 + 40 + 40 + 800 + 10),
     # dense 2*40*100 + 100 bias + 100 relu, dense 2*100*100 + 100 + 100, dense 2*100*10 + 10
     ("mnist1d/mlp", 15_210, 100, 3, 8_200 + 20_200 + 2_010),
-    ("mnist1d/gru", 3_626, 32, 7, None),  # 6 dense layers inside the GRU cell + the read-out
-    ("mnist1d/cnn", 5_210, 25, 4, None),
+    # the GRU cell is one layer (its body counts once), the read-out another; its six 32-wide products run
+    # 40 times: at least 40 * 2 * (3 * 1 * 32 + 3 * 32 * 32) FLOPs (XLA's cost analysis said 7,471: the body once)
+    ("mnist1d/gru", 3_626, 32, 2, (40 * 2 * (3 * 32 + 3 * 32 * 32), 1.15)),
+    ("mnist1d/cnn", 5_210, 25, 4, None),  # three convolutions and the read-out
 ])
-def test_descriptors_of_known_networks_are_measured_from_the_parameter_tree(task, name, params, width, depth, flops):
+def test_descriptors_of_known_networks_are_measured_from_the_computation(task, name, params, width, depth, flops):
     cls = load_class((ROOT / "seeds" / f"{name}.py").read_text(), "Model", base=nn.Module)
     network = ExportedNetwork.from_bytes(export_class(cls, TraceSpec("Model", (40,)), (1,)))
     train = default_config()
     train.update(num_steps=2, strategy="python-serial")
     result = Trainer(task, train).train(network)
     assert (result.params, result.width, result.depth) == (params, width, depth)
-    if flops is not None:
+    if isinstance(flops, tuple):
+        assert flops[0] <= result.flops <= flops[0] * flops[1]
+    elif flops is not None:
         assert result.flops == flops

@@ -5,6 +5,7 @@ mid-generation and resumed ends with the same archives."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,8 +75,10 @@ def test_both_archives_fill_and_the_report_shows_them(run):
 
 
 def test_resume_after_sigkill_mid_generation_restores_both_archives(run, config_file, tmp_path):
-    _, reference = run
+    reference_dir, reference = run
     workdir = tmp_path / "killed"
+    workdir.mkdir()
+    shutil.copy(reference_dir / "data_seed", workdir)  # the same private data as the run it is compared with
     command = [sys.executable, "-m", "evojax_nas.cli", "search", "--config", str(config_file), "--workdir",
                str(workdir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -183,6 +183,9 @@ def test_run_directory_holds_log_checkpoints_metrics_and_report(run):
         assert (workdir / "report" / name).read_bytes()[:4] == b"\x89PNG"
     summary = (workdir / "report" / "summary.md").read_text()
     assert "| rank | program |" in summary and "seed:" in summary
+    # the evaluation data came from the run's own private seed, kept for its resumes and named in its report
+    assert (workdir / "data_seed").stat().st_mode & 0o777 == 0o600 and int((workdir / "data_seed").read_text()) >= 0
+    assert "Evaluation data: private" in summary
 
 
 @pytest.mark.slow
@@ -207,6 +210,20 @@ def test_corrupt_checkpoint_falls_back_to_the_previous_one(run, lm, tmp_path, ca
     assert len(log_of(copy)) == lines_before, "a logged candidate was evaluated again"
 
 
+def test_a_run_draws_its_private_data_seed_once_and_keeps_it(tmp_path):
+    from evojax_nas.runs.report import summary
+    from evojax_nas.runs.search_run import run_data_seed
+
+    seed = run_data_seed(tmp_path, new=True)
+    assert (tmp_path / "data_seed").stat().st_mode & 0o777 == 0o600
+    assert run_data_seed(tmp_path, new=False) == seed == run_data_seed(tmp_path, new=True)  # kept, not redrawn
+    (tmp_path / "data_seed").write_text("not a seed")
+    with pytest.raises(ValueError, match="cannot resume on the data it began with"):
+        run_data_seed(tmp_path, new=False)
+    run = {"name": "r", "candidates": [], "rounds": [], "method": "evoprompting", "data": "published"}
+    assert "published, memorisable" in summary([run], 5)
+
+
 def test_truncated_log_line_is_dropped(tmp_path):
     log = tmp_path / "candidates.jsonl"
     log.write_text('{"id": "a"}\n{"id": "b", "res')
@@ -219,8 +236,10 @@ def test_truncated_log_line_is_dropped(tmp_path):
 def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp_path):
     """Kill `evonas search` with SIGKILL as soon as round 1 has logged a child (other children still
     training), resume it, and compare with the uninterrupted run."""
-    _, reference = run
+    reference_dir, reference = run
     workdir = tmp_path / "killed"
+    workdir.mkdir()
+    shutil.copy(reference_dir / "data_seed", workdir)  # the same private data as the run it is compared with
     command = [sys.executable, "-m", "evojax_nas.cli", "search", "--config", str(config_file), "--workdir",
                str(workdir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

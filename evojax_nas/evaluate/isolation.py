@@ -14,7 +14,14 @@ Layers (all without root or system packages; they hold when the search runs as r
 - landlock: read only the Python installation and system libraries, write only the work directory, no
   TCP, signals and abstract sockets scoped to the sandbox;
 - seccomp: no exec, no fork, no sockets, no ptrace, no namespace or mount changes (evaluate/seccomp.py).
-The environment is built from ENV_ALLOWED alone, with HOME and TMPDIR set to the work directory."""
+The environment is built from ENV_ALLOWED alone, with HOME and TMPDIR set to the work directory.
+
+The trusted train worker is confined too (`confine_worker`), since XLA parses and compiles the StableHLO a
+sandbox sent: its own user and network namespaces (it keeps the search's uid, mapped: it reads the data cache
+and the Python installation the search's user owns, which `nobody` may not), no_new_privs, Landlock (read
+the Python installation, this project's packages and the data cache; write its work directory and the
+strategy cache; an accelerator's device nodes), seccomp without exec (seccomp.WORKER_DENIED), its address
+space limited, and an environment of WORKER_ENV only."""
 
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from evojax_nas.evaluate import landlock, seccomp
@@ -34,6 +42,7 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 LAYERS = ("namespaces", "disk", "limits", "no_new_privs", "landlock", "seccomp")
+WORKER_LAYERS = ("namespaces", "limits", "no_new_privs", "landlock", "seccomp")
 ISOLATION_MODES = ("strict", "degraded")
 ENV_ALLOWED = ("LANG", "LC_ALL", "PYTHONPATH")
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup: who a root search's sandboxes are on the host
@@ -41,6 +50,13 @@ SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup: who a root search's sandb
 HIDDEN_PACKAGES = ("mnist1d", "clrs")
 SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/localtime", "/proc",
                "/sys/devices/system/cpu", "/sys/fs/cgroup", "/dev/urandom", "/dev/random", "/dev/zero")
+# What a train worker's environment keeps: locale, import path, libraries, and the settings of jax, XLA and the
+# accelerator runtimes; never the rest (API keys, tokens, cloud credentials).
+WORKER_ENV = ("LANG", "LC_ALL", "PYTHONPATH", "LD_LIBRARY_PATH")
+WORKER_ENV_PREFIXES = ("JAX_", "XLA_", "TF_CPP_", "CUDA_", "NVIDIA_", "TPU_", "LIBTPU_", "ROCM_", "HIP_", "NCCL_")
+# An accelerator's device nodes (read, write, ioctl) and what its runtime reads of the system, for the worker.
+ACCELERATOR_DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps/*", "/dev/dri/*", "/dev/kfd", "/dev/accel*", "/dev/vfio/*")
+ACCELERATOR_READ = ("/sys", "/etc/nvidia")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -57,7 +73,7 @@ class Limits:
 
     memory_bytes: int = 4 << 30
     disk_bytes: int = 64 << 20
-    cpu_seconds: int = 240
+    cpu_seconds: int = 20  # SIGXCPU then; SIGKILL CPU_GRACE_S later
     open_files: int = 256
     threads: int = 256
 
@@ -72,17 +88,84 @@ def clean_env(home: str) -> dict[str, str]:
     return env
 
 
+def worker_env(workdir: str, cache: str, device: int | None) -> dict[str, str]:
+    """A train worker's environment: WORKER_ENV and the prefixed settings only, HOME and TMPDIR its work
+    directory, the data cache named (HOME no longer finds it), its accelerator chosen."""
+    env = {k: v for k, v in os.environ.items() if k in WORKER_ENV or k.startswith(WORKER_ENV_PREFIXES)}
+    env.update(HOME=workdir, TMPDIR=workdir, EVOJAX_NAS_CACHE=cache, PATH="/nonexistent",
+               PYTHONDONTWRITEBYTECODE="1")
+    if device is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(device)
+    return env
+
+
+def worker_readable(cache: str) -> list[str]:
+    """What a train worker may read: the interpreter and its import path, this project's packages, system
+    libraries, an accelerator's system files, and the data cache."""
+    import importlib.util
+
+    packages = [os.path.dirname(spec.origin) for name in ("evojax_nas", "clrs_tasks")
+                if (spec := importlib.util.find_spec(name)) is not None and spec.origin]
+    found = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             *packages, *sys.path, *SYSTEM_READ, *ACCELERATOR_READ, cache]
+    return [p for p in dict.fromkeys(found) if p and p != "/" and os.path.exists(p)]
+
+
+def accelerator_devices() -> list[str]:
+    """The accelerator device nodes present on this machine."""
+    import glob
+
+    return sorted(p for pattern in ACCELERATOR_DEVICES for p in glob.glob(pattern))
+
+
+def enter_worker_namespaces() -> None:
+    """Unshare a user and a network namespace and map our own ids in it (the same uid and gid on the host,
+    no capability there); re-arm the parent-death signal the change of credentials cleared. The process
+    must have one thread."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNET), "unshare")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+    die_with_parent()
+
+
+def confine_worker(memory_bytes: int, workdir: str, read: list[str], files: list[str]) -> dict[str, str]:
+    """Apply the train worker's layers to this (single-threaded) process, in order; {layer: "ok" or why not}.
+    It may write `workdir` and rewrite `files` (which must exist), and use the accelerator's device nodes."""
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    steps = [("namespaces", enter_worker_namespaces), ("limits", limits), ("no_new_privs", no_new_privs),
+             ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null", *files], accelerator_devices())),
+             ("seccomp", lambda: seccomp.install(seccomp.WORKER_DENIED))]
+    report = {}
+    for layer, apply in steps:
+        try:
+            apply()
+            report[layer] = "ok"
+        except OSError as err:
+            report[layer] = str(err)
+    return report
+
+
 def _is_ancestor_or_same(path: Path, other: Path) -> bool:
     return path == other or path in other.parents
 
 
-def readable_paths(private: str) -> list[str]:
+def readable_paths(hidden: Sequence[str]) -> list[str]:
     """What a sandbox may read: the interpreter, its libraries, this package, and system libraries. Never
-    the user's home itself (only what lies in it that Python needs), the root directory, the evaluator's
-    own folder `private`, or the packages that would let it rebuild the task's data (HIDDEN_PACKAGES)."""
+    the user's home itself (only what lies in it that Python needs: the home of the account, not $HOME, which
+    is the zygote's folder), the root directory, anything holding or inside a `hidden` path (the evaluator's
+    folders, the data cache, the run directory), or the packages that would let it rebuild the task's data
+    (HIDDEN_PACKAGES)."""
+    import pwd
+
     import evojax_nas
 
-    home, private_path = Path(os.path.expanduser("~")).resolve(), Path(private).resolve()
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir).resolve()
+    secret = [Path(p).resolve() for p in hidden]
     package = Path(evojax_nas.__file__).resolve().parent
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
                   str(package), *sys.path, *SYSTEM_READ]
@@ -92,7 +175,7 @@ def readable_paths(private: str) -> list[str]:
             continue
         path = Path(entry).resolve()
         if (path == Path("/") or path == package.parent or _is_ancestor_or_same(path, home)
-                or _is_ancestor_or_same(path, private_path) or _is_ancestor_or_same(private_path, path)):
+                or any(_is_ancestor_or_same(path, s) or _is_ancestor_or_same(s, path) for s in secret)):
             continue
         if path.is_dir() and any((path / name).exists() for name in HIDDEN_PACKAGES):
             out += [str(child) for child in sorted(path.iterdir()) if not child.name.startswith(HIDDEN_PACKAGES)]
@@ -138,12 +221,16 @@ def mount_disk(workdir: str, size_bytes: int) -> None:
     _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
 
 
+CPU_GRACE_S = 5  # between the CPU limit's SIGXCPU (the sandbox reports a timeout) and its SIGKILL
+
+
 def set_limits(limits: Limits) -> None:
     """Address space, file size, open files, threads, CPU time; no core dumps."""
     for which, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.disk_bytes),
                          (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, limits.threads),
-                         (resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_CORE, 0)):
+                         (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(which, (value, value))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + CPU_GRACE_S))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing us
 
 
@@ -192,6 +279,6 @@ def _unavailable(why: str) -> None:
     raise OSError(errno.ENOTSUP, why)
 
 
-def missing(report: dict[str, str]) -> list[str]:
+def missing(report: dict[str, str], layers: tuple[str, ...] = LAYERS) -> list[str]:
     """The layers of a report that did not apply, each with its reason."""
-    return [f"{layer} ({report.get(layer, 'not reported')})" for layer in LAYERS if report.get(layer) != "ok"]
+    return [f"{layer} ({report.get(layer, 'not reported')})" for layer in layers if report.get(layer) != "ok"]

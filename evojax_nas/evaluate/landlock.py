@@ -21,6 +21,8 @@ RULE_PATH_BENEATH = 1
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # the only rights a file (not dir) takes
 READ = READ_FILE | READ_DIR
 WRITE = READ | WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | TRUNCATE
+READ_WRITE_FILE = READ_FILE | WRITE_FILE | TRUNCATE  # a file rewritten in place
+DEVICE = READ | WRITE_FILE | IOCTL_DEV  # an accelerator's device nodes
 NET_BIND_TCP, NET_CONNECT_TCP = 1, 2
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
 MIN_ABI = 6  # scoped signals and abstract sockets; below it the layer counts as unavailable
@@ -56,9 +58,11 @@ def _handled_fs(abi: int) -> int:
     return rights
 
 
-def restrict(read: Iterable[str], write: Iterable[str], read_write_files: Iterable[str] = ()) -> int:
-    """Restrict this process (and its future threads and children) for good; return the ABI used.
-    Paths that do not exist are skipped. Raises OSError when Landlock is missing or older than MIN_ABI."""
+def restrict(read: Iterable[str], write: Iterable[str], read_write_files: Iterable[str] = (),
+             devices: Iterable[str] = ()) -> int:
+    """Restrict this thread (and the threads and children it starts later: call it while the process has one
+    thread) for good; return the ABI used. Paths that do not exist are skipped. Raises OSError when Landlock is
+    missing or older than MIN_ABI."""
     abi = abi_version()
     if abi < MIN_ABI:
         raise OSError(errno.ENOSYS, f"landlock ABI {abi} < {MIN_ABI} (scoped signals and sockets)")
@@ -67,7 +71,7 @@ def restrict(read: Iterable[str], write: Iterable[str], read_write_files: Iterab
     ruleset = _syscall(CREATE_RULESET, ctypes.c_char_p(attr), len(attr), 0)
     try:
         rules = [(p, READ) for p in read] + [(p, WRITE) for p in write] + [
-            (p, READ_FILE | WRITE_FILE) for p in read_write_files]
+            (p, READ_WRITE_FILE) for p in read_write_files] + [(p, DEVICE) for p in devices]
         for path, rights in rules:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)

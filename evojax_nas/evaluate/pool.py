@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -29,11 +30,13 @@ from typing import Any
 from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import Result, clean_message, mentions_oom
 from evojax_nas.evaluate.sandbox import IsolationUnavailable, TraceJob, TraceSandbox
+from evojax_nas.paths import cache_dir
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
 from evojax_nas.tasks import get_task
 
 MAX_REPLY_BYTES = 4 << 20
+DATA = ("private", "published")
 
 
 @dataclasses.dataclass
@@ -46,6 +49,7 @@ class EvaluatorConfig:
     num_workers: int = 1
     timeout_s: float = 600.0  # training, per program
     trace_timeout_s: float = 60.0  # loading and exporting, per program
+    trace_cpu_s: float = 20.0  # CPU time (all threads) for loading and exporting (configs/default.py says why)
     startup_timeout_s: float = 300.0
     memory_bytes: int = 6 << 30  # a train worker's address space
     program_memory_bytes: int = 3 << 30  # what one compiled program may need (XLA's memory analysis)
@@ -53,6 +57,11 @@ class EvaluatorConfig:
     isolation: str = "strict"  # or "degraded": run with the sandbox layers that work, named once
     strategy_cache: str | None = None  # where measured loop strategies are pinned (a run directory's)
     devices: Sequence[int] | None = None  # accelerator index per worker (CUDA_VISIBLE_DEVICES)
+    # "private": the task's data is generated from data_seed (drawn when the evaluator starts if None), which
+    # only the train workers get; "published": the task's published data, which a candidate can rebuild from
+    # the public recipe and memorise (for comparisons with papers)
+    data: str = "private"
+    data_seed: int | None = None
 
     @classmethod
     def from_config(cls, config: Any) -> EvaluatorConfig:
@@ -62,33 +71,48 @@ class EvaluatorConfig:
         return cls(task=config.task, task_kwargs=dict(config.task_kwargs), train_config=dict(config.train),
                    num_workers=e.num_workers, timeout_s=e.timeout_s,
                    trace_timeout_s=e.get("trace_timeout_s", d.trace_timeout_s),
+                   trace_cpu_s=e.get("trace_cpu_s", d.trace_cpu_s),
                    memory_bytes=int(e.memory_gb * 2**30),
                    program_memory_bytes=int(e.get("program_memory_gb", d.program_memory_bytes / 2**30) * 2**30),
                    trace_memory_bytes=int(e.get("trace_memory_gb", d.trace_memory_bytes / 2**30) * 2**30),
-                   isolation=e.get("isolation", d.isolation))
+                   isolation=e.get("isolation", d.isolation),
+                   data=config.get("data", "published"))  # a run directory from before private data: published
 
 
 class _Worker:
     """One trusted train process and its socket."""
 
-    def __init__(self, config: EvaluatorConfig, index: int, log_dir: Path):
+    def __init__(self, config: EvaluatorConfig, task_kwargs: dict[str, Any], data: Path, index: int, log_dir: Path):
         self.log_path = log_dir / f"worker-{index}.log"
+        workdir = log_dir / f"worker-{index}"
+        workdir.mkdir(mode=0o700, exist_ok=True)
         device = config.devices[index % len(config.devices)] if config.devices else None
-        setup = {"task": config.task, "task_kwargs": dict(config.task_kwargs),
+        setup = {"task": config.task, "task_kwargs": task_kwargs,
                  "train_config": dict(config.train_config), "memory_bytes": config.memory_bytes,
-                 "program_memory_bytes": config.program_memory_bytes, "strategy_cache": config.strategy_cache,
-                 "log_path": str(self.log_path), "visible_device": device}
+                 "program_memory_bytes": config.program_memory_bytes, "isolation": config.isolation,
+                 "strategy_cache": config.strategy_cache or str(cache_dir() / "strategies.json"),
+                 "log_path": str(self.log_path), "workdir": str(workdir), "cache": str(data)}
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "evojax_nas.evaluate.worker", str(theirs.fileno()), str(os.getpid())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
+            env=isolation.worker_env(str(workdir), str(data), device))
         theirs.close()
         self.reader = frames.FrameReader(ours, MAX_REPLY_BYTES)
         self.job: tuple[Program, float] | None = None
         try:
             self.send(setup)
             ready = self.wait_frame(config.startup_timeout_s)
+            self.layers = {str(k): clean_message(v, 200) for k, v in dict(ready["layers"]).items()}
+            self.missing = isolation.missing(self.layers, isolation.WORKER_LAYERS)
+            if not ready["ready"]:
+                raise IsolationUnavailable(f"evaluation refused: the train worker cannot apply "
+                                           f"{'; '.join(self.missing)}; set eval.isolation = 'degraded' to run "
+                                           f"with the layers that work")
             self.platform = str(ready["platform"])
+        except IsolationUnavailable:
+            self.kill()
+            raise
         except (OSError, frames.FrameError, TypeError, KeyError, ValueError) as err:
             self.kill()
             raise RuntimeError(f"evaluation worker did not start: {self.log_tail()}") from err
@@ -140,8 +164,17 @@ class Evaluator:
 
     def __init__(self, config: EvaluatorConfig | None = None):
         self.config = config or EvaluatorConfig()
-        self.task = get_task(self.config.task, **self.config.task_kwargs)
+        if self.config.data not in DATA:
+            raise ValueError(f"data must be one of {DATA}, not {self.config.data!r}")
+        self.task = get_task(self.config.task, **self.config.task_kwargs)  # what the search sees: no data seed
+        private = self.config.data == "private"
+        seed = self.config.data_seed if self.config.data_seed is not None else secrets.randbelow(2**31)
+        # the train workers' task: the only place the private data seed goes
+        self.worker_task_kwargs = {**self.config.task_kwargs, **({"data_seed": seed} if private else {})}
         self.log_dir = Path(tempfile.mkdtemp(prefix="evonas-eval-"))
+        # private data lives with this evaluator (made once per run, gone when it closes); published data in the cache
+        self.data_dir = self.log_dir / "data" if private else cache_dir()
+        self.prepared = False
         self.workers: list[_Worker] = []
         self.sandbox: TraceSandbox | None = None
         self.restarts = 0
@@ -179,7 +212,12 @@ class Evaluator:
     # -- processes ----------------------------------------------------------------------------------
 
     def _spawn(self, index: int) -> _Worker:
-        w = _Worker(self.config, index, self.log_dir)
+        if not self.prepared:  # the data, written here: the workers may only read it
+            get_task(self.config.task, **self.worker_task_kwargs).prepare(self.data_dir)
+            self.prepared = True
+        w = _Worker(self.config, self.worker_task_kwargs, self.data_dir, index, self.log_dir)
+        if w.missing and not self.workers and not self.restarts:
+            print(f"evonas: train worker degraded, without {'; '.join(w.missing)}", file=sys.stderr)
         if index < len(self.workers):
             self.workers[index] = w
         else:
@@ -193,10 +231,13 @@ class Evaluator:
 
     def _start_sandbox(self) -> TraceSandbox:
         limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
-                                  cpu_seconds=int(4 * self.config.trace_timeout_s) + 10,
+                                  cpu_seconds=max(1, round(self.config.trace_cpu_s)),
                                   threads=max(256, 8 * (os.cpu_count() or 1)))  # XLA's pools scale with cores
         warm_up = {"source": self.task.warm_up, "spec": self.task.trace_spec("cpu", self.config.train_config)}
-        sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation, self.task.tracer, warm_up)
+        hidden = [str(self.log_dir), str(cache_dir())] + (
+            [str(Path(self.config.strategy_cache).parent)] if self.config.strategy_cache else [])  # the run directory
+        sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation, self.task.tracer, warm_up,
+                               hidden=hidden)
         refusal = sandbox.refusal()
         if refusal:
             sandbox.close()
@@ -358,8 +399,10 @@ class _Round:
 
     def _training_result(self, program: Program, reply: Any, seconds: float) -> Result:
         if isinstance(reply, dict) and reply.get("duplicate") is True and reply.get("id") == program.id:
-            computation = str(reply.get("computation"))
-            original = self.ev.trained.get((computation, self._seeds_key()), "?")
+            original = self.ev.trained.get((str(reply.get("computation")), self._seeds_key()))
+            if original is None or original == program.id:  # the evaluator decides, from what it trained itself
+                return Result.failed(program.id, "crash", "the train worker called it a duplicate of nothing "
+                                     "trained", seconds)
             return Result.failed(program.id, "duplicate", f"computes the same as program {original}", seconds)
         result = Result.from_worker(program.id, reply, seconds)
         if result.computation is not None and result.failure is None:

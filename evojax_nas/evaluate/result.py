@@ -11,14 +11,17 @@ from evojax_nas.programs.program import FAILURE_KINDS, Failure, with_failure
 
 MAX_MESSAGE_CHARS = 2_000
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+# Lone surrogates (a sandbox's JSON may hold "\ud800") are not UTF-8: a terminal, a log handler or a strict
+# encoder would crash on them.
+SURROGATES = re.compile("[\ud800-\udfff]")
 # Text by which an error message or a dead worker's log shows that memory ran out.
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "bad_alloc", "MemoryError")
 
 
 def clean_message(text: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """An attacker-controlled message made safe for the journal, terminals and prompts: one line, no
-    control or bidirectional characters, at most `limit` characters."""
-    return CONTROL_CHARS.sub(" ", str(text)).strip()[:limit]
+    """An attacker-controlled message made safe for the journal, terminals and prompts: one line of valid
+    UTF-8 (lone surrogates replaced), no control or bidirectional characters, at most `limit` characters."""
+    return SURROGATES.sub("\ufffd", CONTROL_CHARS.sub(" ", str(text))).strip()[:limit]
 
 
 def mentions_oom(text: str) -> bool:
@@ -66,7 +69,9 @@ class Result:
             computation = None
         failure = message.get("failure")
         if isinstance(failure, dict):
-            result = cls.failed(program_id, str(failure.get("kind")), failure.get("message", ""), seconds)
+            kind = str(failure.get("kind"))  # a duplicate is the evaluator's word, never a reply's
+            result = cls.failed(program_id, "crash" if kind == "duplicate" else kind, failure.get("message", ""),
+                                seconds)
             result.computation = computation
             return result
         metrics = message.get("metrics")

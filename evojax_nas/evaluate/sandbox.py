@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class TraceJob:
             return Result.failed(self.program_id, "crash", f"the trace sandbox sent garbage: {err}", seconds)
         if self.reader.closed:
             return Result.failed(self.program_id, "crash", "the trace sandbox died without a reply (it crashed, "
-                                 "exited or was killed)", seconds)
+                                 "exited, or was killed, by its limits among others)", seconds)
         return None
 
 
@@ -72,7 +73,11 @@ def parse_trace(program_id: str, message: Any, seconds: float) -> dict[str, byte
         return Result.failed(program_id, "crash", "the trace sandbox sent a malformed reply", seconds)
     failure = message.get("failure")
     if isinstance(failure, dict):
-        return Result.failed(program_id, str(failure.get("kind")), failure.get("message", ""), seconds)
+        kind = str(failure.get("kind"))
+        if kind == "duplicate":  # only the trusted stage, which saw both computations, may say so
+            return Result.failed(program_id, "crash", f"the trace sandbox claimed a duplicate: "
+                                 f"{clean_message(failure.get('message', ''), 200)}", seconds)
+        return Result.failed(program_id, kind, failure.get("message", ""), seconds)
     programs = message.get("programs")
     if not isinstance(programs, dict) or not programs or not all(
             isinstance(k, str) and PROGRAM_NAME.fullmatch(k) and isinstance(v, str) for k, v in programs.items()):
@@ -87,8 +92,9 @@ class TraceSandbox:
     """The zygote process and its control socket."""
 
     def __init__(self, root: Path, limits: isolation.Limits, mode: str, tracer: str, warm_up: dict[str, Any],
-                 startup_timeout_s: float = 120.0):
-        """tracer: the task's dotted path (`module:function`); warm_up: {source, spec} traced once at start."""
+                 startup_timeout_s: float = 120.0, hidden: Sequence[str] = ()):
+        """tracer: the task's dotted path (`module:function`); warm_up: {source, spec} traced once at start;
+        hidden: folders no sandbox may read (isolation.readable_paths), besides `root`."""
         if mode not in isolation.ISOLATION_MODES:
             raise ValueError(f"eval.isolation must be one of {isolation.ISOLATION_MODES}, got {mode!r}")
         self.root, self.mode, self.next_job = root, mode, 0
@@ -103,7 +109,7 @@ class TraceSandbox:
         theirs.close()
         self.control = ours
         self.control.sendall(json.dumps({"root": str(root), "limits": dataclasses.asdict(limits), "mode": mode,
-                                         "tracer": tracer, "warm_up": warm_up}).encode())
+                                         "tracer": tracer, "warm_up": warm_up, "hidden": list(hidden)}).encode())
         readable, _, _ = select.select([self.control], [], [], startup_timeout_s)
         if not readable or not self.control.recv(1 << 16):
             self.close()

@@ -49,6 +49,14 @@ DENIED = (
     "mq_notify", "mq_getsetattr", "fanotify_init", "fanotify_mark", "modify_ldt", "iopl", "ioperm",
     "process_madvise", "quotactl_fd",
 )
+# The train worker's filter: it parses and compiles hostile StableHLO (XLA is its attack surface), so it may
+# not run programs, reach other processes, change namespaces, mounts or file metadata, or use the kernel
+# facilities above; threads only. It keeps sockets (in a network namespace of its own), shared memory and
+# memfds, which accelerator runtimes use.
+WORKER_DENIED = tuple(name for name in DENIED if name not in (
+    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "shmget", "shmat", "shmctl", "shmdt",
+    "memfd_create", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop", "semctl", "mq_open",
+    "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr"))
 PR_SET_PDEATHSIG = 1
 # ioctl requests refused: inode flags (FS_IOC_SETFLAGS, 64- and 32-bit), FS_IOC_FSSETXATTR, TIOCSTI.
 DENIED_IOCTLS = (0x40086602, 0x40046602, 0x401C5820, 0x5412)

@@ -2,37 +2,38 @@
 what it receives is serialised StableHLO from the trace sandbox, checked (train/exported.py) before it
 is compiled, and every compiled program is held to a memory budget before it runs.
 
-It dies with the evaluator (parent-death signal), limits its own address space, and answers in JSON
-frames; the evaluator keeps the deadline and kills the whole process group if it is missed."""
+XLA itself parses and compiles that StableHLO, so the worker confines itself before it imports numpy or jax
+(while it is one thread): its own user and network namespaces, no_new_privs, Landlock, seccomp without exec,
+its address space limited (isolation.confine_worker); the evaluator started it with a clean environment. It
+dies with the evaluator (parent-death signal) and answers in JSON frames; the evaluator keeps the deadline
+and kills the whole process group if it is missed."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import os
-import resource
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import mentions_oom
 
-if TYPE_CHECKING:  # jax is imported only once the process is confined (and its device chosen)
+if TYPE_CHECKING:  # jax is imported only once the process is confined
     from evojax_nas.tasks.base import ProgramTrainer
 
 MAX_REQUEST_BYTES = 256 << 20
 
 
-def _confine(memory_bytes: int, log_path: str) -> None:
-    """Limit the address space and core dumps, send stdout/stderr to the log file, work in its folder
-    (the evaluator's, removed when it closes)."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _log_to(log_path: str, workdir: str) -> None:
+    """Send stdout/stderr to the log file and work in the worker's own folder (the evaluator's, removed when
+    it closes)."""
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    os.chdir(os.path.dirname(log_path))
+    os.chdir(workdir)
 
 
 def classify(err: BaseException) -> str:
@@ -60,26 +61,30 @@ def train_one(trainer: ProgramTrainer, request: dict[str, Any]) -> dict[str, Any
 
 
 def main(fd: int, parent: int) -> None:
-    """Entry point: die with the evaluator, read the setup, build the trainer, serve until EOF."""
+    """Entry point: die with the evaluator, read the setup, confine, build the trainer, serve until EOF."""
     isolation.die_with_parent()
     if os.getppid() != parent:
         os._exit(1)
     sock = socket.socket(fileno=fd)
     setup = frames.recv(sock, MAX_REQUEST_BYTES)
-    _confine(setup["memory_bytes"], setup["log_path"])
-    if setup.get("visible_device") is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(setup["visible_device"])
-    from pathlib import Path
-
+    _log_to(setup["log_path"], setup["workdir"])
+    strategies = Path(setup["strategy_cache"])
+    strategies.parent.mkdir(parents=True, exist_ok=True)
+    strategies.touch()  # Landlock lets the worker rewrite it, not create it
+    layers = isolation.confine_worker(setup["memory_bytes"], setup["workdir"],
+                                      isolation.worker_readable(setup["cache"]), [str(strategies)])
+    if setup["isolation"] == "strict" and isolation.missing(layers, isolation.WORKER_LAYERS):
+        frames.send(sock, {"ready": False, "layers": layers})  # fails closed: nothing untrusted is read
+        return
     import jax
 
     from evojax_nas.tasks import get_task
     from evojax_nas.train.strategy import StrategyCache
 
-    cache = StrategyCache(Path(setup["strategy_cache"])) if setup.get("strategy_cache") else None
     trainer = get_task(setup["task"], **setup["task_kwargs"]).trainer(
-        setup["train_config"], strategy_cache=cache, memory_budget_bytes=setup.get("program_memory_bytes"))
-    frames.send(sock, {"ready": True, "platform": jax.default_backend()})
+        setup["train_config"], strategy_cache=StrategyCache(strategies),
+        memory_budget_bytes=setup.get("program_memory_bytes"))
+    frames.send(sock, {"ready": True, "platform": jax.default_backend(), "layers": layers})
     while True:
         try:
             request = frames.recv(sock, MAX_REQUEST_BYTES)

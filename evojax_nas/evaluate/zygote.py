@@ -80,7 +80,17 @@ def _sandbox(request: dict[str, Any], job: int, workdir: str, setup: dict[str, A
     frames.send(job, {"layers": report})
     if request.get("source") is None or (setup["mode"] == "strict" and isolation.missing(report)):
         os._exit(0)  # a probe, or isolation incomplete: nothing of the candidate runs
-    frames.send(job, trace(request, resolve(setup["tracer"])))
+    budget = setup["limits"]["cpu_seconds"]
+
+    def over_budget(*_: Any) -> None:  # RLIMIT_CPU's SIGXCPU (its hard limit kills, should this not run)
+        frames.send(job, {"id": request["id"], "failure": {"kind": "timeout", "message": (
+            f"loading and exporting took over {budget} s of CPU time (eval.trace_cpu_s)")}})
+        os._exit(0)
+
+    signal.signal(signal.SIGXCPU, over_budget)
+    reply = trace(request, resolve(setup["tracer"]))
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+    frames.send(job, reply)
     os._exit(0)
 
 
@@ -228,7 +238,7 @@ def main(fd: int, parent: int) -> None:
     import evojax_nas.programs.loader  # noqa: F401
 
     _preload(resolve(setup["tracer"]), setup["warm_up"])
-    setup["read"] = isolation.readable_paths(setup["root"])
+    setup["read"] = isolation.readable_paths([setup["root"], *setup["hidden"]])
     control.send(json.dumps({"ready": True}).encode())
     serve(control, setup)
 

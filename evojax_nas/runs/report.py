@@ -16,6 +16,11 @@ from typing import Any
 
 from evojax_nas.runs.journal import AppendLog
 
+DATA_NOTES = {"private": "private (generated from a seed the run drew and keeps in its directory; no sandbox sees "
+                        "it, so no candidate can rebuild the validation and test sets)",
+              "published": "**published, memorisable** (the task's published data: a candidate can rebuild it "
+                           "from the public recipe and memorise the validation and test sets)"}
+
 
 def load_run(workdir: Path) -> dict[str, Any]:
     if not (workdir / "candidates.jsonl").exists():
@@ -24,7 +29,7 @@ def load_run(workdir: Path) -> dict[str, Any]:
     return {"name": workdir.name, "candidates": latest(AppendLog(workdir / "candidates.jsonl").read()),
             "rounds": AppendLog(workdir / "metrics.jsonl").read(), "workdir": workdir,
             "method": config.get("search", {}).get("method", "evoprompting"),
-            "state": None}
+            "data": config.get("data", "published"), "state": None}
 
 
 def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,7 +227,8 @@ def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
         best_seed = max((c["fitness"] for c in seeds if c["eligible"]), default=None)
         lines += [f"## {run['name']}", "",
                   f"{len(run['candidates'])} candidates logged; best seed fitness "
-                  f"{best_seed if best_seed is None else round(best_seed, 1)}.", "",
+                  f"{best_seed if best_seed is None else round(best_seed, 1)}. Evaluation data: "
+                  f"{DATA_NOTES.get(run['data'], run['data'])}.", "",
                   "| rank | program | round | val score (mean ± std, seeds) | test | params | fitness | lineage |",
                   "|---|---|---|---|---|---|---|---|"]
         for rank, c in enumerate(ranked(run)[:top], 1):

@@ -1,13 +1,15 @@
-"""A search run in a directory: config.json, candidates.jsonl, samples.jsonl, checkpoints/, metrics/ (and
-metrics.jsonl), report/. Started on an empty directory; resumed from the newest good checkpoint otherwise.
-Results and samples already logged are reused, so a run killed at any moment loses no logged work and,
-being deterministic given its seed, ends with the population it would have had."""
+"""A search run in a directory: config.json, data_seed (private data), candidates.jsonl, samples.jsonl,
+checkpoints/, metrics/ (and metrics.jsonl), report/. Started on an empty directory; resumed from the newest
+good checkpoint otherwise. Results and samples already logged are reused, so a run killed at any moment loses
+no logged work and, being deterministic given its seed, ends with the population it would have had."""
 
 from __future__ import annotations
 
 import glob
 import json
 import logging
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from evojax_nas.search.method import check_config, method_class
 
 log = logging.getLogger("evojax_nas")
 ROOT = Path(__file__).resolve().parents[2]
+DATA_SEED = "data_seed"  # the run's private data seed, in its directory
 
 
 def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> tuple[ml_collections.ConfigDict, bool]:
@@ -117,11 +120,33 @@ class Progress:
         self.bar.close()
 
 
-def evaluator_config(config: ml_collections.ConfigDict, workdir: Path) -> EvaluatorConfig:
+def run_data_seed(workdir: Path, new: bool) -> int:
+    """The run's private data seed: drawn when the run starts, kept in its directory (readable by its owner
+    alone; no sandbox can read a run directory), read back on every resume so a run keeps its data. A new run
+    keeps one already there: put another run's there to evaluate on the same data (a comparison, a replay)."""
+    path = workdir / DATA_SEED
+    if new and not path.exists():
+        seed = secrets.randbelow(2**31)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(f"{seed}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return seed
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{workdir} evaluates on private data but its data seed ({path}) is missing or corrupt: "
+                         "it cannot resume on the data it began with") from err
+
+
+def evaluator_config(config: ml_collections.ConfigDict, workdir: Path, new: bool) -> EvaluatorConfig:
     """The search's evaluator: the config's, with the measured loop strategies pinned in the run
-    directory, so a resume (on this machine or another of its backend) trains as the run began."""
+    directory, so a resume (on this machine or another of its backend) trains as the run began, and the
+    run's private data seed."""
     evaluation = EvaluatorConfig.from_config(config)
     evaluation.strategy_cache = str(workdir / "strategies.json")
+    if evaluation.data == "private":
+        evaluation.data_seed = run_data_seed(workdir, new)
     return evaluation
 
 
@@ -142,7 +167,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     checkpoints = SearchCheckpoints(workdir / "checkpoints")
     metrics = RunMetrics(workdir)
     journal = RunJournal(workdir)
-    with Evaluator(evaluator_config(config, workdir)) as evaluator:
+    with Evaluator(evaluator_config(config, workdir, new)) as evaluator:
         evaluator.remember(journal.results("screen"))  # a resumed run knows what it trained before the crash
         method = method_class(config.search.get("method", "evoprompting"))
         search = method(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy, evaluator.task,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import jax.numpy as jnp
@@ -45,7 +46,9 @@ class ProgramTrainer(Protocol):
 
 
 class Task(Protocol):
-    """A search task, cheap to build (data and samplers are made by `trainer`, in the worker)."""
+    """A search task, cheap to build (data and samplers are made by `trainer`, in the worker). Its factory takes
+    `data_seed`: None for the task's published data, else the seed its data (at least validation and test) is
+    generated from; the evaluator gives it only to trusted processes, never to a sandbox."""
 
     name: str
     prompt: PromptSpec
@@ -62,6 +65,11 @@ class Task(Protocol):
 
     def trace_spec(self, platform: str, train_config: Mapping[str, Any]) -> dict[str, Any]:
         """What `tracer` needs besides the source (JSON-ready)."""
+        ...
+
+    def prepare(self, cache: Path) -> None:
+        """Make in `cache` what the train stage reads from disk (generated data), in the trusted evaluator
+        before any worker starts: a confined worker reads its cache (EVOJAX_NAS_CACHE) but may not write it."""
         ...
 
     def trainer(self, train_config: Mapping[str, Any], strategy_cache: Any = None,

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,14 +41,15 @@ def dataset_args(seed: int = 42, num_samples: int = 5000) -> dict:
     return args
 
 
-def generate(seed: int = 42, num_samples: int = 5000) -> dict[str, np.ndarray]:
-    """Return {x, y, x_test, y_test} for the recipe, from the disk cache or freshly generated."""
+def generate(seed: int = 42, num_samples: int = 5000, cache: Path | None = None) -> dict[str, np.ndarray]:
+    """Return {x, y, x_test, y_test} for the recipe, from the disk cache (`cache`, default cache_dir()) or
+    freshly generated."""
     from mnist1d.data import make_dataset
     from mnist1d.utils import ObjectView
 
     args = dataset_args(seed, num_samples)
     key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
-    path = cache_dir() / f"mnist1d-{key}.npz"
+    path = (cache or cache_dir()) / f"mnist1d-{key}.npz"
     if path.exists():
         try:
             with np.load(path) as cached:
@@ -59,10 +61,13 @@ def generate(seed: int = 42, num_samples: int = 5000) -> dict[str, np.ndarray]:
         "x": data["x"].astype(np.float32), "y": data["y"].astype(np.int32),
         "x_test": data["x_test"].astype(np.float32), "y_test": data["y_test"].astype(np.int32),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache (a confined train worker): the data lives in memory
+        pass
     return arrays
 
 
@@ -83,11 +88,13 @@ def make_task(seed: int = 42, num_samples: int = 5000, val_size: int = 500) -> C
 @dataclasses.dataclass(frozen=True)
 class Mnist1D:
     """The MNIST-1D search task: a `Model(nn.Module)` mapping (batch, 40) signals to 10 logits, with a
-    `train` argument; every classifier repair applies."""
+    `train` argument; every classifier repair applies. Its data is the published recipe's, from `seed` (the
+    published dataset: memorisable) or, given one, from the private `data_seed`."""
 
     seed: int = 42
     num_samples: int = 5000
     val_size: int = 500
+    data_seed: int | None = None
     name: str = "mnist1d"
     prompt: PromptSpec = PromptSpec()
     tracer: str = "evojax_nas.evaluate.trace:trace_job"
@@ -96,7 +103,10 @@ class Mnist1D:
 
     def data(self) -> ClassificationTask:
         """The arrays (generated, or read from the cache)."""
-        return make_task(self.seed, self.num_samples, self.val_size)
+        return make_task(self.seed if self.data_seed is None else self.data_seed, self.num_samples, self.val_size)
+
+    def prepare(self, cache: Path) -> None:
+        generate(self.seed if self.data_seed is None else self.data_seed, self.num_samples, cache)
 
     def repair(self, source: str, parents: Sequence[str] = ()) -> str:
         from evojax_nas.lm.repair import repair

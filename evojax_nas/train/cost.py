@@ -1,4 +1,12 @@
-"""Model size and compute: parameter count and XLA-counted FLOPs."""
+"""The size of a network: every real number it carries, the one fact fitness and LLMatic's descriptors read.
+
+A network carries its variables (every collection its programs take, not only `params`: running statistics
+and any other state are numbers it needs) and the constants baked into its forward pass. A complex number is
+two reals. Constants are counted as train/exported.py reads them (one per distinct splat value, every element
+of the others) once they carry more than CONSTANTS_FREE numbers in all: the forward passes of the seeds and
+of the LM's children carry 5 to 26 (padding values, epsilons, shape tables), while weights trained at trace
+time and baked in, or a table of memorised examples, carry thousands. Counting them all, not per constant,
+leaves nothing to gain by splitting a table into small constants or scalars."""
 
 from __future__ import annotations
 
@@ -6,39 +14,22 @@ import math
 from typing import Any
 
 import jax
+import numpy as np
+
+CONSTANTS_FREE = 64
 
 
-def count_params(params: Any) -> int:
-    """Number of trainable scalars in a parameter tree."""
-    return int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params)))
+def count_reals(tree: Any) -> int:
+    """Real scalars in a tree of arrays (or shape-dtype structs): complex elements count twice."""
+    return int(sum(math.prod(leaf.shape) * (2 if np.issubdtype(leaf.dtype, np.complexfloating) else 1)
+                   for leaf in jax.tree.leaves(tree)))
 
 
-def forward_flops(compiled: Any) -> float:
-    """FLOPs of a compiled program, from XLA's cost analysis (NaN where the backend gives none)."""
-    analysis = compiled.cost_analysis()
-    if isinstance(analysis, list | tuple):
-        analysis = analysis[0] if analysis else {}
-    return float((analysis or {}).get("flops", float("nan")))
+def counted_constants(constants: int) -> int:
+    """What a forward pass's constants add to the size: all of them once over CONSTANTS_FREE, else nothing."""
+    return constants if constants > CONSTANTS_FREE else 0
 
 
-def layer_widths(params: Any) -> dict[str, int]:
-    """Each layer with parameters (a module holding arrays itself, named by its path) and its output features:
-    the size of its bias, else the last axis of its weights (a kernel's outputs, a norm's scale). LLMatic's
-    width is the largest of these, its depth how many there are."""
-    leaves: dict[tuple, dict[str, tuple[int, ...]]] = {}
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        names = tuple(str(getattr(k, "key", getattr(k, "name", k))) for k in path)
-        leaves.setdefault(names[:-1], {})[names[-1]] = tuple(leaf.shape)
-    widths = {}
-    for module, arrays in leaves.items():
-        if "bias" in arrays:
-            widths["/".join(module)] = math.prod(arrays["bias"])
-        else:
-            widths["/".join(module)] = max((shape[-1] if shape else 1) for shape in arrays.values())
-    return widths
-
-
-def width_and_depth(params: Any) -> tuple[int, int]:
-    """(largest output feature count of any layer, number of layers with parameters) of one model's tree."""
-    widths = layer_widths(params)
-    return max(widths.values(), default=0), len(widths)
+def network_size(variables: Any, constants: int) -> int:
+    """The size of one network: the reals of its variables, plus its counted constants."""
+    return count_reals(variables) + counted_constants(constants)

@@ -4,6 +4,7 @@ chosen by timing each on the program at hand."""
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import time
@@ -82,17 +83,26 @@ def workload_key(workload: str, num_seeds: int, batch_size: int, num_params: int
     return f"{jax.default_backend()}|{workload}|S{num_seeds}|B{batch_size}|P4^{size}"
 
 
+def _entries(text: str) -> dict[str, dict[str, Any]]:
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        return {}  # empty, or corrupt: re-measured
+    return entries if isinstance(entries, dict) else {}
+
+
 class StrategyCache:
-    """Measured choices by workload key, kept in a JSON file so later processes reuse them."""
+    """Measured choices by workload key (the backend among its parts), kept in a JSON file so later processes
+    reuse them."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self.entries: dict[str, dict[str, Any]] = {}
         if path is not None and path.exists():
             try:
-                self.entries = json.loads(path.read_text())
-            except (OSError, ValueError):
-                self.entries = {}  # a corrupt cache is re-measured
+                self.entries = _entries(path.read_text())
+            except OSError:
+                self.entries = {}
 
     def get(self, key: str) -> Strategy | None:
         """The strategy measured fastest for key, if any."""
@@ -100,11 +110,17 @@ class StrategyCache:
         return Strategy.parse(entry["strategy"]) if entry else None
 
     def put(self, key: str, strategy: Strategy, timings: dict[str, float]) -> None:
-        """Record a measurement (written atomically: concurrent workers may only lose an entry)."""
+        """Record a measurement, merged with what other processes wrote meanwhile. The file is rewritten in
+        place under a lock: a confined train worker may rewrite it but not create a file beside it."""
         self.entries[key] = {"strategy": str(strategy), "seconds_per_step": timings}
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
+        with open(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644), "r+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            self.entries = {**_entries(f.read()), key: self.entries[key]}
+            f.seek(0)
+            f.truncate()
+            f.write(json.dumps(self.entries, indent=1, sort_keys=True))
+            f.flush()
+            os.fsync(f.fileno())

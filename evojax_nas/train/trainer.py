@@ -17,7 +17,8 @@ import optax
 
 from evojax_nas.paths import cache_dir
 from evojax_nas.tasks.base import ClassificationTask
-from evojax_nas.train.cost import count_params, forward_flops, width_and_depth
+from evojax_nas.train.computation import ForwardCost, forward_cost
+from evojax_nas.train.cost import count_reals, network_size
 from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.strategy import Strategy, StrategyCache, choose_strategy, workload_key
 
@@ -76,9 +77,9 @@ class TrainResult:
     val_accuracy: list[float]
     test_accuracy: list[float]
     final_loss: list[float]
-    params: int
-    flops: float
-    width: int  # the largest output feature count of a layer, and the number of layers with parameters (LLMatic)
+    params: int  # every real the network carries (train/cost.py)
+    flops: float  # of one example's forward pass, and its layers' largest width and depth (train/computation.py)
+    width: int
     depth: int
     strategy: str
     train_seconds: float
@@ -112,7 +113,7 @@ class Trainer:
         self.x_val, self.y_val = jnp.asarray(task.x_val), jnp.asarray(task.y_val)
         self.x_test, self.y_test = jnp.asarray(task.x_test), jnp.asarray(task.y_test)
         self.strategy_cache = strategy_cache if strategy_cache is not None else StrategyCache(
-            cache_dir() / f"strategies-{jax.default_backend()}.json")
+            cache_dir() / "strategies.json")
 
     # -- pieces -------------------------------------------------------------------------------------
 
@@ -260,13 +261,18 @@ class Trainer:
 
         return self.compile(evaluate, params, state, options=RUN_ONCE)
 
-    def flops(self, network: ExportedNetwork, params: Any, state: Any) -> float:
-        """FLOPs of one example's inference forward pass, from XLA's cost analysis of the program with the
-        fewest seeds (one, unless only more were exported), per seed and example."""
-        n, s = network.fixed_batch("eval") or 1, min(network.programs)
-        few = jax.tree.map(lambda a: a[:s], (params, state))
-        x = jnp.zeros((n, *self.task.input_shape), jnp.float32)
-        return forward_flops(self.compile(network.apply_eval, *few, x)) / (n * s)
+    def measure(self, network: ExportedNetwork) -> tuple[int, ForwardCost]:
+        """The network's size (every real it carries) and one example's forward pass (FLOPs, width, depth),
+        read from its one-seed programs before anything trains; raises ExportError for a forward pass the
+        stage cannot measure (a loop of unknown length)."""
+        keys = jax.ShapeDtypeStruct((1, 2), jnp.uint32)
+        variables = jax.eval_shape(network.init, keys, keys)
+        n = network.fixed_batch("eval") or 1
+        x = jax.ShapeDtypeStruct((n, *self.task.input_shape), jnp.float32)
+        cost = forward_cost(network.apply_eval, (*variables, x), [len(jax.tree.leaves(variables))])
+        size = network_size(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), variables),
+                            network.constants)
+        return size, dataclasses.replace(cost, flops=cost.flops / n)
 
     def pick_runner(self, network: ExportedNetwork, carry0: Carry, schedules: jax.Array,
                     strategy: str) -> tuple[Strategy, Callable[[Carry, jax.Array, int], Carry]]:
@@ -276,7 +282,7 @@ class Trainer:
             return forced, self.runner(network, forced, carry0, schedules)
         num_seeds = schedules.shape[0]
         key = workload_key(network.workload(), num_seeds, self.config.batch_size,
-                           count_params(jax.tree.map(lambda a: a[0], carry0[0])))
+                           count_reals(jax.tree.map(lambda a: a[0], carry0[0])))
         cached = self.strategy_cache.get(key)
         if cached is not None:
             return cached, self.runner(network, cached, carry0, schedules)
@@ -292,6 +298,7 @@ class Trainer:
         cfg = self.config
         seeds = list(seeds) if seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
         self.check_output(network)
+        size, forward = self.measure(network)
         n = self.x_train.shape[0]
         schedules = jnp.asarray(np.stack([batch_schedule(s, n, cfg.batch_size, cfg.num_steps)
                                           for s in seeds]))
@@ -304,7 +311,6 @@ class Trainer:
             params, state, _, _, _ = jax.block_until_ready(run(carry0, schedules, cfg.num_steps))
             t2 = time.perf_counter()
             val, test, loss = (np.asarray(a) for a in self.evaluate_fn(network, params, state)(params, state))
-            flops = self.flops(network, params, state)
         except TrainingError:
             raise
         except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
@@ -315,10 +321,8 @@ class Trainer:
         if not finite.all():
             raise TrainingError("nan", f"loss or parameters not finite for {int((~finite).sum())} of "
                                        f"{len(seeds)} seeds")
-        one = jax.tree.map(lambda a: a[0], params)
-        width, depth = width_and_depth(one)
         return TrainResult(
-            val_accuracy=val.tolist(), test_accuracy=test.tolist(), final_loss=loss.tolist(),
-            params=count_params(one), flops=flops, width=width, depth=depth, strategy=str(chosen),
+            val_accuracy=val.tolist(), test_accuracy=test.tolist(), final_loss=loss.tolist(), params=size,
+            flops=forward.flops, width=forward.width, depth=forward.depth, strategy=str(chosen),
             train_seconds=t2 - t1, compile_seconds=t1 - t0,
         )
