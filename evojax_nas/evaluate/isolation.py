@@ -32,8 +32,9 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from evojax_nas.evaluate import landlock, seccomp
 
@@ -137,17 +138,10 @@ def confine_worker(memory_bytes: int, workdir: str, read: list[str], files: list
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    steps = [("namespaces", enter_worker_namespaces), ("limits", limits), ("no_new_privs", no_new_privs),
-             ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null", *files], accelerator_devices())),
-             ("seccomp", lambda: seccomp.install(seccomp.WORKER_DENIED))]
-    report = {}
-    for layer, apply in steps:
-        try:
-            apply()
-            report[layer] = "ok"
-        except OSError as err:
-            report[layer] = str(err)
-    return report
+    return _apply([("namespaces", enter_worker_namespaces), ("limits", limits), ("no_new_privs", no_new_privs),
+                   ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null", *files],
+                                                          accelerator_devices())),
+                   ("seccomp", lambda: seccomp.install(seccomp.WORKER_DENIED))])
 
 
 def _is_ancestor_or_same(path: Path, other: Path) -> bool:
@@ -253,26 +247,33 @@ def apply_inside(fallback_workdir: str, limits: Limits, read: list[str], namespa
     ({layer: "ok" or why it failed}, the work directory). `namespaces` is how entering them went, reported
     by the parent. The work directory is a private tmpfs at PRIVATE_TMP, or without a mount namespace
     `fallback_workdir` (a host folder the evaluator made)."""
-    report = {"namespaces": namespaces}
     workdir = PRIVATE_TMP if namespaces == "ok" else fallback_workdir
-    steps = [
-        ("disk", lambda: mount_disk(workdir, limits.disk_bytes) if namespaces == "ok" else _unavailable(
-            "needs the mount namespace")),
-        ("limits", lambda: set_limits(limits)),
-        ("no_new_privs", no_new_privs),
-        ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null"])),
-        ("seccomp", seccomp.install),
-    ]
+
+    def disk() -> None:
+        try:
+            if namespaces != "ok":
+                _unavailable("needs the mount namespace")
+            mount_disk(workdir, limits.disk_bytes)
+        finally:
+            os.chdir(workdir)  # after the mount: the tmpfs, not the directory under it
+            os.environ.update(clean_env(workdir))
+
+    report = _apply([("disk", disk), ("limits", lambda: set_limits(limits)), ("no_new_privs", no_new_privs),
+                     ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null"])),
+                     ("seccomp", seccomp.install)])
+    return {"namespaces": namespaces, **report}, workdir
+
+
+def _apply(steps: list[tuple[str, Callable[[], Any]]]) -> dict[str, str]:
+    """Apply each layer in turn, whether or not the one before applied; {layer: "ok" or why it failed}."""
+    report = {}
     for layer, apply in steps:
         try:
             apply()
             report[layer] = "ok"
         except OSError as err:
             report[layer] = str(err)
-        if layer == "disk":
-            os.chdir(workdir)  # after the mount: the tmpfs, not the directory under it
-            os.environ.update(clean_env(workdir))
-    return report, workdir
+    return report
 
 
 def _unavailable(why: str) -> None:

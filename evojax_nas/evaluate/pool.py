@@ -169,8 +169,9 @@ class Evaluator:
         self.task = get_task(self.config.task, **self.config.task_kwargs)  # what the search sees: no data seed
         private = self.config.data == "private"
         seed = self.config.data_seed if self.config.data_seed is not None else secrets.randbelow(2**31)
-        # the train workers' task: the only place the private data seed goes
-        self.worker_task_kwargs = {**self.config.task_kwargs, **({"data_seed": seed} if private else {})}
+        # the train workers' task: the only place the private data seed goes (published data: the task's own)
+        self.worker_task_kwargs = {**self.config.task_kwargs, "data_seed": seed} if private else dict(
+            self.config.task_kwargs)
         self.log_dir = Path(tempfile.mkdtemp(prefix="evonas-eval-"))
         # private data lives with this evaluator (made once per run, gone when it closes); published data in the cache
         self.data_dir = self.log_dir / "data" if private else cache_dir()
