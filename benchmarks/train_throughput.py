@@ -1,33 +1,40 @@
-"""Candidate-trainings per second, side by side in one run, on the MNIST-1D seed models:
+"""Training time per loop strategy, side by side in one run, on exported MNIST-1D programs: the seeds and the
+LM's logged children (benchmarks/lm_children/), exported as the trace stage exports them (they are traced
+here, in this process: the seeds are our code, and the children were logged by our own searches).
 
-  (a) the trainer with the strategy it chose by measurement (its one-off probe reported apart),
+  (a) the strategy the rule picks from the exported program's ops (train/strategy.py: `rule`),
   (b) every strategy forced: Python loop or lax.scan, vmap over S seeds or one seed after another,
-  (c) the same model in a plain PyTorch loop, one seed at a time (CPU torch: pip install torch==2.13.0).
+  (c) the same seed in a plain PyTorch loop, one seed at a time (cnn and mlp; CPU torch 2.13.0).
 
-Equal steps, batch, optimizer (Adam, lr 1e-2) and data; each row also shows its mean test accuracy.
-A candidate-training is one seed trained for --steps steps; JAX times include compilation. Each row is
-the best of --repeats runs; "spread" is (worst - best) / best, the noise a ratio is read against.
+Equal steps, batch, optimizer (Adam, lr 1e-2) and data. Each cell is the best of --repeats runs of training
+alone (compilation apart, in its own column); "spread" is (worst - best) / best, the noise a ratio is read
+against. The table is the rule's evidence: the last line (JSON) gives, over the programs, how much slower the
+rule's choice trains than the fastest strategy (1.0: it always picked the fastest).
 
-    python benchmarks/train_throughput.py [--steps 1000] [--seeds 8] [--repeats 3] [--models cnn mlp]
+    python benchmarks/train_throughput.py [--steps 1000] [--seeds 1] [--repeats 2] [--programs cnn mlp ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import json
 import time
 from pathlib import Path
 
 import flax.linen as nn
 import numpy as np
 
+from evojax_nas.evaluate.trace import TraceSpec, export_class
 from evojax_nas.programs.loader import load_class
 from evojax_nas.tasks.mnist1d import make_task
-from evojax_nas.train import Strategy, Trainer, default_config
-from evojax_nas.train.strategy import StrategyCache
+from evojax_nas.train import Strategy, Trainer, TrainingError, default_config
+from evojax_nas.train.exported import ExportedNetwork
+from evojax_nas.train.strategy import rule
 from evojax_nas.train.trainer import batch_schedule
 
-SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds" / "mnist1d"
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAMS = {p.stem: p for p in [*sorted((ROOT / "seeds" / "mnist1d").glob("*.py")),
+                                 *sorted((ROOT / "benchmarks" / "lm_children").glob("*.py"))]}
 
 
 def torch_model(name: str):
@@ -51,17 +58,15 @@ def torch_model(name: str):
     if name == "mlp":
         return torch.nn.Sequential(torch.nn.Linear(40, 100), torch.nn.ReLU(), torch.nn.Linear(100, 100),
                                    torch.nn.ReLU(), torch.nn.Linear(100, 10))
-    raise ValueError(name)
+    return None
 
 
-def train_torch(name: str, task, seeds: list[int], steps: int, batch: int) -> tuple[float, float]:
-    """Train each seed in a plain PyTorch loop; return (seconds, mean test accuracy)."""
+def train_torch(name: str, task, seeds: list[int], steps: int, batch: int) -> float:
+    """Seconds to train each seed in a plain PyTorch loop."""
     import torch
 
     torch.set_num_threads(2)
     x, y = torch.from_numpy(task.x_train), torch.from_numpy(task.y_train).long()
-    xt, yt = torch.from_numpy(task.x_test), torch.from_numpy(task.y_test).long()
-    accuracies = []
     start = time.perf_counter()
     for seed in seeds:
         torch.manual_seed(seed)
@@ -74,65 +79,74 @@ def train_torch(name: str, task, seeds: list[int], steps: int, batch: int) -> tu
             opt.zero_grad()
             loss.backward()
             opt.step()
-        with torch.no_grad():
-            accuracies.append((model(xt).argmax(-1) == yt).float().mean().item())
-    return time.perf_counter() - start, float(np.mean(accuracies))
+    return time.perf_counter() - start
 
 
-def train_jax(trainer: Trainer, model_cls, seeds: list[int], strategy: str) -> tuple[float, float, str]:
-    """Train all seeds in one call; return (seconds including compilation, mean test accuracy, strategy)."""
-    start = time.perf_counter()
-    result = trainer.train(model_cls, seeds=seeds, strategy=strategy)
-    return time.perf_counter() - start, float(np.mean(result.test_accuracy)), result.strategy
+def exported(path: Path, seeds: int) -> ExportedNetwork | None:
+    """The program exported for one and `seeds` seeds (None when it does not export: a broken child)."""
+    try:
+        cls = load_class(path.read_text(), "Model", base=nn.Module)
+        return ExportedNetwork.from_bytes(export_class(cls, TraceSpec("Model", (40,)), (1, seeds)))
+    except Exception:  # noqa: BLE001 (logged children include broken ones)
+        return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--models", nargs="+", default=["cnn", "mlp"])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--programs", nargs="+", default=list(PROGRAMS), choices=list(PROGRAMS))
     args = parser.parse_args()
-    task = make_task()
-    seeds = list(range(args.seeds))
     import jax
 
-    print(f"backend {jax.default_backend()}, {args.seeds} seeds x {args.steps} steps, batch {args.batch}\n")
-    for name in args.models:
-        config = default_config()
-        config.update(num_steps=args.steps, batch_size=args.batch, num_seeds=args.seeds)
-        cache = StrategyCache(Path(tempfile.mkdtemp()) / "strategies.json")
-        trainer = Trainer(task, config, cache)
-        model_cls = load_class((SEEDS_DIR / f"{name}.py").read_text(), "Model", base=nn.Module)
-        probe_start = time.perf_counter()
-        trainer.train(model_cls, seeds=seeds, strategy="auto")  # measures once, fills the cache
-        probe_seconds = time.perf_counter() - probe_start
-        runs: dict[str, list[tuple[float, float]]] = {}
-        for _ in range(args.repeats):  # interleaved, so slow phases of the machine hit every row alike
-            seconds, acc, chosen = train_jax(trainer, model_cls, seeds, "auto")
-            runs.setdefault(f"(a) trainer, chose {chosen}", []).append((seconds, acc))
-            for strategy in Strategy.all(args.seeds):
-                runs.setdefault(f"(b) forced {strategy}", []).append(
-                    train_jax(trainer, model_cls, seeds, str(strategy))[:2])
-            try:
-                runs.setdefault("(c) PyTorch loop, one seed at a time", []).append(
-                    train_torch(name, task, seeds, args.steps, args.batch))
-            except ImportError:
-                print("torch is not installed: pip install torch==2.13.0 for row (c)")
-        rows = [(label, min(t for t, _ in r), max(t for t, _ in r), r[0][1]) for label, r in runs.items()]
-        print(f"== {name}: one-off strategy probe (first run, includes its training) {probe_seconds:.1f} s")
-        print(f"{'':40} {'seconds':>8} {'spread':>7} {'trainings/s':>12} {'test acc':>9}")
-        for label, best, worst, acc in rows:
-            print(f"{label:40} {best:8.2f} {(worst - best) / best:7.1%} {args.seeds / best:12.3f} {acc:9.3f}")
-        rate = {label: args.seeds / best for label, best, _, _ in rows}
-        chosen_rate = rate[rows[0][0]]
-        best_forced = max(r for label, r in rate.items() if label.startswith("(b)"))
-        print(f"ratio (a) / best forced strategy: {chosen_rate / best_forced:.2f}  (target >= 1 within noise)")
-        torch_rate = [r for label, r in rate.items() if label.startswith("(c)")]
-        if torch_rate:
-            print(f"ratio (a) / PyTorch loop:         {chosen_rate / torch_rate[0]:.2f}  (target >= 1.5 on CPU)")
-        print()
+    task, seeds = make_task(), list(range(args.seeds))
+    config = default_config()
+    config.update(num_steps=args.steps, batch_size=args.batch, num_seeds=args.seeds)
+    trainer = Trainer(task, config)
+    strategies = [str(s) for s in Strategy.all(args.seeds)]
+    print(f"backend {jax.default_backend()}, {args.seeds} seed(s) x {args.steps} steps, batch {args.batch}; "
+          f"seconds of training (compilation apart), best of {args.repeats}\n")
+    print(f"{'program':16} {'rule':>12} " + " ".join(f"{s:>13}" for s in strategies) + f" {'PyTorch':>8} "
+          f"{'rule/best':>9} {'compile':>8} {'spread':>6}")
+    slowdowns, vs_torch = {}, {}
+    for name in args.programs:
+        network = exported(PROGRAMS[name], args.seeds)
+        if network is None:
+            print(f"{name:16} does not export")
+            continue
+        chosen = str(rule(network.ops, jax.default_backend()))
+        times: dict[str, list[float]] = {}
+        compiles: dict[str, float] = {}
+        try:
+            for _ in range(args.repeats):  # interleaved, so slow phases of the machine hit every column alike
+                for strategy in strategies:
+                    result = trainer.train(network, seeds=seeds, strategy=strategy)
+                    times.setdefault(strategy, []).append(result.train_seconds)
+                    compiles[strategy] = result.compile_seconds
+        except TrainingError as err:
+            print(f"{name:16} does not train: {err.kind}")
+            continue
+        best = {s: min(t) for s, t in times.items()}
+        spread = max((max(t) - min(t)) / min(t) for t in times.values())
+        slowdowns[name] = best[chosen] / min(best.values())
+        torch_cell = ""
+        if torch_model(name) is not None:
+            torch_seconds = min(train_torch(name, task, seeds, args.steps, args.batch) for _ in range(args.repeats))
+            vs_torch[name] = torch_seconds / best[chosen]
+            torch_cell = f"{torch_seconds:8.2f}"
+        print(f"{name:16} {chosen:>12} " + " ".join(f"{best[s]:13.2f}" for s in strategies)
+              + f" {torch_cell:>8} {slowdowns[name]:9.2f} {compiles[chosen]:8.2f} {spread:6.0%}")
+    worst = max(slowdowns, key=slowdowns.get) if slowdowns else None
+    print(f"\nthe rule's choice against the fastest strategy: mean {np.mean(list(slowdowns.values())):.2f}x, worst "
+          f"{slowdowns.get(worst, float('nan')):.2f}x ({worst}); PyTorch / rule: "
+          + ", ".join(f"{k} {v:.2f}x" for k, v in vs_torch.items()))
+    print(json.dumps({"backend": jax.default_backend(), "steps": args.steps, "seeds": args.seeds,
+                      "programs": len(slowdowns), "rule_vs_fastest_mean": round(float(np.mean(list(
+                          slowdowns.values()))), 3) if slowdowns else None,
+                      "rule_vs_fastest_worst": round(slowdowns[worst], 3) if worst else None,
+                      "ratio_vs_pytorch": {k: round(v, 3) for k, v in vs_torch.items()}}))
 
 
 if __name__ == "__main__":

@@ -106,8 +106,7 @@ class ClrsTask:
     def prepare(self, cache: Any) -> None:
         """Nothing: the samplers run in the worker, from nothing on disk."""
 
-    def trainer(self, train_config_: Mapping[str, Any], strategy_cache: Any = None,
-                memory_budget_bytes: int | None = None) -> SlotTrainer:
+    def trainer(self, train_config_: Mapping[str, Any], memory_budget_bytes: int | None = None) -> SlotTrainer:
         from clrs_tasks.train import DataSeeds
 
         seed = int(train_config_.get("seed", 0))

@@ -465,8 +465,8 @@ CONFINED = textwrap.dedent('''
     import json, os, socket, sys
     from pathlib import Path
     from evojax_nas.evaluate import isolation
-    workdir, cache, secret, rewritable, port = sys.argv[1:6]
-    report = isolation.confine_worker(4 << 30, workdir, isolation.worker_readable(cache), [rewritable])
+    workdir, cache, secret, port = sys.argv[1:5]
+    report = isolation.confine_worker(4 << 30, workdir, isolation.worker_readable(cache))
     def attempt(fn):
         try:
             fn()
@@ -481,7 +481,6 @@ CONFINED = textwrap.dedent('''
         "connect": attempt(lambda: socket.create_connection(("127.0.0.1", int(port)), timeout=2)),
         "read_cache": attempt(lambda: Path(cache, "data.npz").read_bytes()),
         "write_workdir": attempt(lambda: Path(workdir, "scratch").write_text("x")),
-        "rewrite_strategies": attempt(lambda: Path(rewritable).write_text("{}")),
     }
     print(json.dumps({"layers": report, "tried": tried}))
 ''')
@@ -494,12 +493,10 @@ def test_a_confined_worker_cannot_exec_fork_reach_secrets_write_elsewhere_or_con
         folder.mkdir(exist_ok=True)
     (cache / "data.npz").write_bytes(b"data")
     (home / "secret.txt").write_text("secret")
-    rewritable = tmp_path / "strategies.json"
-    rewritable.write_text("{}")
     listener = socket.create_server(("127.0.0.1", 0))
     try:
         out = subprocess.run([sys.executable, "-c", CONFINED, str(workdir), str(cache), str(home / "secret.txt"),
-                              str(rewritable), str(listener.getsockname()[1])], capture_output=True, text=True,
+                              str(listener.getsockname()[1])], capture_output=True, text=True,
                              timeout=120, cwd=ROOT)
     finally:
         listener.close()
@@ -510,7 +507,7 @@ def test_a_confined_worker_cannot_exec_fork_reach_secrets_write_elsewhere_or_con
     assert tried["exec"] == tried["fork"] == "PermissionError"
     assert tried["read_secret"] == tried["write_outside"] == "PermissionError"
     assert tried["connect"] != "done"  # its network namespace has no route to the host's loopback
-    assert tried["read_cache"] == tried["write_workdir"] == tried["rewrite_strategies"] == "done"
+    assert tried["read_cache"] == tried["write_workdir"] == "done"
     assert not list(home.glob("*pwned*"))
 
 
@@ -569,7 +566,7 @@ def test_the_private_data_seed_reaches_no_sandbox(tmp_path):
     (tmp_path / "data_seed").write_text(f"{seed}\n")
     probe = Program(PROBE.format(digits=str(seed)[::-1], path=str(tmp_path / "data_seed")))
     config = EvaluatorConfig(train_config=train_config(5), data_seed=seed,
-                             strategy_cache=str(tmp_path / "strategies.json"))
+                             run_dir=str(tmp_path))
     with Evaluator(config) as evaluator:
         (result,) = evaluator.evaluate([probe])
         assert evaluator.worker_task_kwargs["data_seed"] == seed  # the trusted workers have it

@@ -19,8 +19,8 @@ The environment is built from ENV_ALLOWED alone, with HOME and TMPDIR set to the
 The trusted train worker is confined too (`confine_worker`), since XLA parses and compiles the StableHLO a
 sandbox sent: its own user and network namespaces (it keeps the search's uid, mapped: it reads the data cache
 and the Python installation the search's user owns, which `nobody` may not), no_new_privs, Landlock (read
-the Python installation, this project's packages and the data cache; write its work directory and the
-strategy cache; an accelerator's device nodes), seccomp without exec (seccomp.WORKER_DENIED), its address
+the Python installation, this project's packages and the data cache; write its work directory; an
+accelerator's device nodes), seccomp without exec (seccomp.WORKER_DENIED), its address
 space limited, and an environment of WORKER_ENV only."""
 
 from __future__ import annotations
@@ -131,16 +131,15 @@ def enter_worker_namespaces() -> None:
     die_with_parent()
 
 
-def confine_worker(memory_bytes: int, workdir: str, read: list[str], files: list[str]) -> dict[str, str]:
+def confine_worker(memory_bytes: int, workdir: str, read: list[str]) -> dict[str, str]:
     """Apply the train worker's layers to this (single-threaded) process, in order; {layer: "ok" or why not}.
-    It may write `workdir` and rewrite `files` (which must exist), and use the accelerator's device nodes."""
+    It may read `read`, write `workdir`, and use the accelerator's device nodes."""
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return _apply([("namespaces", enter_worker_namespaces), ("limits", limits), ("no_new_privs", no_new_privs),
-                   ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null", *files],
-                                                          accelerator_devices())),
+                   ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null"], accelerator_devices())),
                    ("seccomp", lambda: seccomp.install(seccomp.WORKER_DENIED))])
 
 

@@ -55,7 +55,7 @@ class EvaluatorConfig:
     program_memory_bytes: int = 3 << 30  # what one compiled program may need (XLA's memory analysis)
     trace_memory_bytes: int = 4 << 30  # a trace sandbox's address space
     isolation: str = "strict"  # or "degraded": run with the sandbox layers that work, named once
-    strategy_cache: str | None = None  # where measured loop strategies are pinned (a run directory's)
+    run_dir: str | None = None  # the search's run directory (its private data seed is there: no sandbox reads it)
     devices: Sequence[int] | None = None  # accelerator index per worker (CUDA_VISIBLE_DEVICES)
     # "private": the task's data is generated from data_seed (drawn when the evaluator starts if None), which
     # only the train workers get; "published": the task's published data, which a candidate can rebuild from
@@ -90,7 +90,6 @@ class _Worker:
         setup = {"task": config.task, "task_kwargs": task_kwargs,
                  "train_config": dict(config.train_config), "memory_bytes": config.memory_bytes,
                  "program_memory_bytes": config.program_memory_bytes, "isolation": config.isolation,
-                 "strategy_cache": config.strategy_cache or str(cache_dir() / "strategies.json"),
                  "log_path": str(self.log_path), "workdir": str(workdir), "cache": str(data)}
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
@@ -235,8 +234,7 @@ class Evaluator:
                                   cpu_seconds=max(1, round(self.config.trace_cpu_s)),
                                   threads=max(256, 8 * (os.cpu_count() or 1)))  # XLA's pools scale with cores
         warm_up = {"source": self.task.warm_up, "spec": self.task.trace_spec("cpu", self.config.train_config)}
-        hidden = [str(self.log_dir), str(cache_dir())] + (
-            [str(Path(self.config.strategy_cache).parent)] if self.config.strategy_cache else [])  # the run directory
+        hidden = [str(self.log_dir), str(cache_dir())] + ([self.config.run_dir] if self.config.run_dir else [])
         sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation, self.task.tracer, warm_up,
                                hidden=hidden)
         refusal = sandbox.refusal()

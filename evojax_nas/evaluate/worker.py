@@ -15,7 +15,6 @@ import binascii
 import os
 import socket
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evojax_nas.evaluate import frames, isolation
@@ -68,22 +67,17 @@ def main(fd: int, parent: int) -> None:
     sock = socket.socket(fileno=fd)
     setup = frames.recv(sock, MAX_REQUEST_BYTES)
     _log_to(setup["log_path"], setup["workdir"])
-    strategies = Path(setup["strategy_cache"])
-    strategies.parent.mkdir(parents=True, exist_ok=True)
-    strategies.touch()  # Landlock lets the worker rewrite it, not create it
     layers = isolation.confine_worker(setup["memory_bytes"], setup["workdir"],
-                                      isolation.worker_readable(setup["cache"]), [str(strategies)])
+                                      isolation.worker_readable(setup["cache"]))
     if setup["isolation"] == "strict" and isolation.missing(layers, isolation.WORKER_LAYERS):
         frames.send(sock, {"ready": False, "layers": layers})  # fails closed: nothing untrusted is read
         return
     import jax
 
     from evojax_nas.tasks import get_task
-    from evojax_nas.train.strategy import StrategyCache
 
     trainer = get_task(setup["task"], **setup["task_kwargs"]).trainer(
-        setup["train_config"], strategy_cache=StrategyCache(strategies),
-        memory_budget_bytes=setup.get("program_memory_bytes"))
+        setup["train_config"], memory_budget_bytes=setup.get("program_memory_bytes"))
     frames.send(sock, {"ready": True, "platform": jax.default_backend(), "layers": layers})
     while True:
         try:

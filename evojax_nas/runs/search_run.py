@@ -140,11 +140,10 @@ def run_data_seed(workdir: Path, new: bool) -> int:
 
 
 def evaluator_config(config: ml_collections.ConfigDict, workdir: Path, new: bool) -> EvaluatorConfig:
-    """The search's evaluator: the config's, with the measured loop strategies pinned in the run
-    directory, so a resume (on this machine or another of its backend) trains as the run began, and the
-    run's private data seed."""
+    """The search's evaluator: the config's, with the run directory (hidden from sandboxes) and the run's
+    private data seed."""
     evaluation = EvaluatorConfig.from_config(config)
-    evaluation.strategy_cache = str(workdir / "strategies.json")
+    evaluation.run_dir = str(workdir)
     if evaluation.data == "private":
         evaluation.data_seed = run_data_seed(workdir, new)
     return evaluation

@@ -72,8 +72,7 @@ class Task(Protocol):
         before any worker starts: a confined worker reads its cache (EVOJAX_NAS_CACHE) but may not write it."""
         ...
 
-    def trainer(self, train_config: Mapping[str, Any], strategy_cache: Any = None,
-                memory_budget_bytes: int | None = None) -> ProgramTrainer:
+    def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None) -> ProgramTrainer:
         """The train stage (builds the data; called once per worker)."""
         ...
 

@@ -126,14 +126,13 @@ class Mnist1D:
                                             int(train_config.get("batch_size", 100)),
                                             int(train_config.get("eval_batch_size", 1000))))
 
-    def trainer(self, train_config: Mapping[str, Any], strategy_cache: Any = None,
-                memory_budget_bytes: int | None = None) -> ClassifierTrainer:
+    def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None) -> ClassifierTrainer:
         import ml_collections
 
         from evojax_nas.train import Trainer
 
         return ClassifierTrainer(Trainer(self.data(), ml_collections.ConfigDict(dict(train_config)),
-                                         strategy_cache=strategy_cache, memory_budget_bytes=memory_budget_bytes))
+                                         memory_budget_bytes=memory_budget_bytes))
 
 
 @dataclasses.dataclass

@@ -27,9 +27,6 @@ PROGRAMS = ("init", "train", "eval")  # what the trace stage exports (evaluate/t
 KEY_IMPL = "threefry2x32"  # the key data both stages pass as u32[S, 2]
 ALLOWED_DIALECTS = frozenset({"builtin", "func", "stablehlo", "chlo"})
 HOST_IO_OPS = frozenset({"stablehlo.send", "stablehlo.recv", "stablehlo.infeed", "stablehlo.outfeed"})
-# Ops that decide which loop strategy is fastest (part of the strategy cache's workload key).
-HEAVY_OPS = ("convolution", "dot_general", "while", "reduce_window", "select_and_scatter", "sort", "fft",
-             "scatter")
 # The kernels a custom call may name, by the jax operation whose lowering emits them on some platform: the QR
 # of orthogonal initialisers (geqrf, then the Householder product). A kernel writes its results where the
 # call's declared types and layouts say; a call declaring results too small for its operands made XLA write
@@ -261,7 +258,3 @@ class ExportedNetwork:
         exp = next(iter(self.programs.values()))[program]
         dim = exp.in_avals[-2].shape[1] if program == "train" else exp.in_avals[-1].shape[0]
         return dim if isinstance(dim, int) else None
-
-    def workload(self) -> str:
-        """The heavy ops of the computation, for the strategy cache's key."""
-        return "+".join(sorted({h for h in HEAVY_OPS for op in self.ops if op.endswith("." + h)}))

@@ -1,4 +1,4 @@
-"""Train one exported program for S seeds at once: device-resident data, optax, the chosen loop strategy.
+"""Train one exported program for S seeds at once: device-resident data, optax, the loop strategy its ops call for.
 
 Trusted code only: the network is an ExportedNetwork (StableHLO from the trace stage), never a module."""
 
@@ -15,12 +15,11 @@ import ml_collections
 import numpy as np
 import optax
 
-from evojax_nas.paths import cache_dir
 from evojax_nas.tasks.base import ClassificationTask
 from evojax_nas.train.computation import ForwardCost, forward_cost
-from evojax_nas.train.cost import count_reals, network_size
+from evojax_nas.train.cost import network_size
 from evojax_nas.train.exported import ExportedNetwork
-from evojax_nas.train.strategy import Strategy, StrategyCache, choose_strategy, workload_key
+from evojax_nas.train.strategy import Strategy, rule
 
 Carry = tuple[Any, Any, Any, jax.Array, jax.Array]  # params, state, opt_state, rng keys, step; a leading seed axis
 # Init and evaluation run once per program: compiling them fast beats running them fast (3x on CPU).
@@ -104,7 +103,7 @@ class Trainer:
     Every program it compiles is first checked against memory_budget_bytes (XLA's memory analysis)."""
 
     def __init__(self, task: ClassificationTask, config: ml_collections.ConfigDict | None = None,
-                 strategy_cache: StrategyCache | None = None, memory_budget_bytes: int | None = None):
+                 memory_budget_bytes: int | None = None):
         self.task = task
         self.config = config or default_config()
         self.tx = make_optimizer(self.config)
@@ -112,8 +111,6 @@ class Trainer:
         self.x_train, self.y_train = jnp.asarray(task.x_train), jnp.asarray(task.y_train)
         self.x_val, self.y_val = jnp.asarray(task.x_val), jnp.asarray(task.y_val)
         self.x_test, self.y_test = jnp.asarray(task.x_test), jnp.asarray(task.y_test)
-        self.strategy_cache = strategy_cache if strategy_cache is not None else StrategyCache(
-            cache_dir() / "strategies.json")
 
     # -- pieces -------------------------------------------------------------------------------------
 
@@ -274,23 +271,6 @@ class Trainer:
                             network.constants)
         return size, dataclasses.replace(cost, flops=cost.flops / n)
 
-    def pick_runner(self, network: ExportedNetwork, carry0: Carry, schedules: jax.Array,
-                    strategy: str) -> tuple[Strategy, Callable[[Carry, jax.Array, int], Carry]]:
-        """Return the strategy (forced, cached for this workload, or measured now) and its runner."""
-        forced = Strategy.parse(strategy)
-        if forced is not None:
-            return forced, self.runner(network, forced, carry0, schedules)
-        num_seeds = schedules.shape[0]
-        key = workload_key(network.workload(), num_seeds, self.config.batch_size,
-                           count_reals(jax.tree.map(lambda a: a[0], carry0[0])))
-        cached = self.strategy_cache.get(key)
-        if cached is not None:
-            return cached, self.runner(network, cached, carry0, schedules)
-        chosen, run, timings = choose_strategy(lambda s: self.runner(network, s, carry0, schedules), carry0,
-                                               schedules, num_seeds, probe_steps=max(1, self.config.scan_chunk // 2))
-        self.strategy_cache.put(key, chosen, timings)
-        return chosen, run
-
     def train(self, network: ExportedNetwork, seeds: Sequence[int] | None = None,
               strategy: str | None = None) -> TrainResult:
         """Train the exported network for each seed; return per-seed validation/test accuracy, size and
@@ -306,7 +286,8 @@ class Trainer:
             t0 = time.perf_counter()
             keys = jnp.stack([jax.random.key(s) for s in seeds])
             carry0 = self.compile(self.init_fn(network), keys, options=RUN_ONCE)(keys)
-            chosen, run = self.pick_runner(network, carry0, schedules, strategy or cfg.strategy)
+            chosen = Strategy.parse(strategy or cfg.strategy) or rule(network.ops, jax.default_backend())
+            run = self.runner(network, chosen, carry0, schedules)
             t1 = time.perf_counter()
             params, state, _, _, _ = jax.block_until_ready(run(carry0, schedules, cfg.num_steps))
             t2 = time.perf_counter()

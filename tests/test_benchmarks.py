@@ -1,0 +1,18 @@
+"""The benchmarks run: each at a tiny budget, so none rots unnoticed (train_throughput.py once handed a Flax
+class to a trainer that had come to take exported programs)."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_train_throughput_runs_and_ends_with_its_json_line():
+    out = subprocess.run([sys.executable, "benchmarks/train_throughput.py", "--steps", "3", "--repeats", "1",
+                          "--programs", "cnn", "mlp", "child_11"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    assert last["programs"] == 2 and set(last["ratio_vs_pytorch"]) == {"cnn", "mlp"}  # child_11 does not export
+    assert "child_11         does not export" in out.stdout
