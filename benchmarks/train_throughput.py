@@ -4,7 +4,7 @@ here, in this process: the seeds are our code, and the children were logged by o
 
   (a) the strategy the rule picks from the exported program's ops (train/strategy.py: `rule`),
   (b) every strategy forced: Python loop or lax.scan, vmap over S seeds or one seed after another,
-  (c) the same seed in a plain PyTorch loop, one seed at a time (cnn and mlp; CPU torch 2.13.0).
+  (c) the same seed in a plain PyTorch loop, one seed at a time (cnn, mlp and gru; CPU torch).
 
 Equal steps, batch, optimizer (Adam, lr 1e-2) and data. Each cell is the best of --repeats runs of training
 alone (compilation apart, in its own column); "spread" is (worst - best) / best, the noise a ratio is read
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import flax.linen as nn
 import numpy as np
+from population_throughput import train_torch
 
 from evojax_nas.evaluate.trace import TraceSpec, export_class
 from evojax_nas.programs.loader import load_class
@@ -30,56 +30,11 @@ from evojax_nas.tasks.mnist1d import make_task
 from evojax_nas.train import Strategy, Trainer, TrainingError, default_config
 from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.strategy import rule
-from evojax_nas.train.trainer import batch_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
+SEED_WIDTHS = {"cnn": 25, "mlp": 100, "gru": 32}
 PROGRAMS = {p.stem: p for p in [*sorted((ROOT / "seeds" / "mnist1d").glob("*.py")),
                                  *sorted((ROOT / "benchmarks" / "lm_children").glob("*.py"))]}
-
-
-def torch_model(name: str):
-    """The seed architecture written in PyTorch (same layer sizes and padding)."""
-    import torch
-
-    if name == "cnn":
-        class CNN(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.c1 = torch.nn.Conv1d(1, 25, 5, stride=2, padding=1)
-                self.c2 = torch.nn.Conv1d(25, 25, 3, stride=2, padding=1)
-                self.c3 = torch.nn.Conv1d(25, 25, 3, stride=2, padding=1)
-                self.out = torch.nn.Linear(125, 10)
-
-            def forward(self, x):
-                h = torch.relu(self.c3(torch.relu(self.c2(torch.relu(self.c1(x[:, None]))))))
-                return self.out(h.transpose(1, 2).flatten(1))
-
-        return CNN()
-    if name == "mlp":
-        return torch.nn.Sequential(torch.nn.Linear(40, 100), torch.nn.ReLU(), torch.nn.Linear(100, 100),
-                                   torch.nn.ReLU(), torch.nn.Linear(100, 10))
-    return None
-
-
-def train_torch(name: str, task, seeds: list[int], steps: int, batch: int) -> float:
-    """Seconds to train each seed in a plain PyTorch loop."""
-    import torch
-
-    torch.set_num_threads(2)
-    x, y = torch.from_numpy(task.x_train), torch.from_numpy(task.y_train).long()
-    start = time.perf_counter()
-    for seed in seeds:
-        torch.manual_seed(seed)
-        model = torch_model(name)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-        schedule = torch.from_numpy(batch_schedule(seed, len(x), batch, steps)).long()
-        for t in range(steps):
-            idx = schedule[t]
-            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return time.perf_counter() - start
 
 
 def exported(path: Path, seeds: int) -> ExportedNetwork | None:
@@ -132,8 +87,9 @@ def main() -> None:
         spread = max((max(t) - min(t)) / min(t) for t in times.values())
         slowdowns[name] = best[chosen] / min(best.values())
         torch_cell = ""
-        if torch_model(name) is not None:
-            torch_seconds = min(train_torch(name, task, seeds, args.steps, args.batch) for _ in range(args.repeats))
+        if name in ("cnn", "mlp", "gru"):
+            torch_seconds = min(train_torch([(name, SEED_WIDTHS[name])], args.steps, args.batch, tuple(seeds))
+                                for _ in range(args.repeats))
             vs_torch[name] = torch_seconds / best[chosen]
             torch_cell = f"{torch_seconds:8.2f}"
         print(f"{name:16} {chosen:>12} " + " ".join(f"{best[s]:13.2f}" for s in strategies)

@@ -151,6 +151,17 @@ class SlotTrainer:
                 "algorithm": self.algorithm, "train_seconds": round(time.perf_counter() - start, 2),
                 "val_curve": out["val_curve"]}
 
+    def train_many(self, programs: Sequence[slot.ExportedSlot], seeds: Sequence[int] | None
+                   ) -> list[dict[str, Any] | Exception]:
+        """One after another: a CLRS candidate is its own trusted model, compiled per batch shape."""
+        out: list[dict[str, Any] | Exception] = []
+        for program in programs:
+            try:
+                out.append(self.train(program, seeds))
+            except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
+                out.append(err)
+        return out
+
 
 def make(algorithm: str = "bfs", data_seed: int | None = None) -> ClrsTask:
     """The registry's factory: `clrs:ALGORITHM` (evojax_nas/tasks/registry.py)."""

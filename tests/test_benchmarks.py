@@ -16,3 +16,14 @@ def test_train_throughput_runs_and_ends_with_its_json_line():
     last = json.loads(out.stdout.strip().splitlines()[-1])
     assert last["programs"] == 2 and set(last["ratio_vs_pytorch"]) == {"cnn", "mlp"}  # child_11 does not export
     assert "child_11         does not export" in out.stdout
+
+
+def test_population_throughput_runs_and_ends_with_its_json_line():
+    out = subprocess.run([sys.executable, "benchmarks/population_throughput.py", "--population", "3", "--steps", "3",
+                          "--workers", "1", "--no-baseline"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    assert last["population"] == 3 and last["ratio_vs_pytorch"] > 0 and last["ratio_vs_today"] is None
+    assert last["split"]["this tree"]["trained"] == 3
+    warm = last["split"]["this tree, warm cache"]
+    assert warm["cache_hits"] == warm["cache_requests"] > 0  # the second evaluation compiled nothing

@@ -449,7 +449,7 @@ def test_the_train_worker_runs_confined_with_a_clean_environment(monkeypatch):
     monkeypatch.setenv("EVONAS_TEST_API_KEY", "sk-not-for-the-worker")
     with Evaluator(EvaluatorConfig(train_config=train_config(5))) as evaluator:
         (result,) = evaluator.evaluate([Program.from_file(SEEDS / "mlp.py")])
-        worker = evaluator.workers[0]
+        worker = evaluator.backend.workers[0]
         pid = worker.process.pid
         status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
         namespaces = {ns: os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}")

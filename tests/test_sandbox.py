@@ -51,7 +51,8 @@ def test_evaluator_keeps_serving_after_kills(corpus_results):
     assert {results[n].failure.kind for n in ("infinite_loop_call.py", "infinite_loop_module.py")} == {"timeout"}
     good = results["good"]  # after the sandboxes of the two infinite loops were killed
     assert good.ok, good.failure
-    assert good.metrics["params"] == 15_210 and 0.2 < good.metrics["val_accuracy_mean"] <= 1.0
+    # 20 steps on fresh private data: above chance (0.1 ± 0.013 on 500 examples), however the draw falls
+    assert good.metrics["params"] == 15_210 and 0.13 < good.metrics["val_accuracy_mean"] <= 1.0
 
 
 def test_no_file_escaped_the_sandbox():

@@ -131,15 +131,16 @@ def enter_worker_namespaces() -> None:
     die_with_parent()
 
 
-def confine_worker(memory_bytes: int, workdir: str, read: list[str]) -> dict[str, str]:
+def confine_worker(memory_bytes: int, workdir: str, read: list[str], write: Sequence[str] = ()) -> dict[str, str]:
     """Apply the train worker's layers to this (single-threaded) process, in order; {layer: "ok" or why not}.
-    It may read `read`, write `workdir`, and use the accelerator's device nodes."""
+    It may read `read`, write `workdir` and `write` (the compile cache), and use the accelerator's device nodes."""
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return _apply([("namespaces", enter_worker_namespaces), ("limits", limits), ("no_new_privs", no_new_privs),
-                   ("landlock", lambda: landlock.restrict(read, [workdir], ["/dev/null"], accelerator_devices())),
+                   ("landlock", lambda: landlock.restrict(read, [workdir, *write], ["/dev/null"],
+                                                          accelerator_devices())),
                    ("seccomp", lambda: seccomp.install(seccomp.WORKER_DENIED))])
 
 

@@ -1,24 +1,20 @@
-"""The evaluator: a static check here, tracing in OS sandboxes, training of the exported programs in
-trusted worker processes.
+"""The evaluator: a static check here, tracing in OS sandboxes, training of the exported programs behind a
+train backend (evaluate/backend.py: trusted worker processes on this host).
 
     program --check_source--> trace sandbox (candidate code; evaluate/zygote.py) --StableHLO bytes-->
-    train worker (trusted; evaluate/worker.py) --metrics--> Result
+    packs --TrainBackend (trusted; evaluate/worker.py)--> one reply per program --validated--> Result
 
-Traces and trainings overlap: while a worker trains one program, the next ones are traced. Every reply
-has a deadline for the whole frame; a sandbox or worker that misses it, dies, or sends garbage is killed
-(its pid namespace, or its process group) and the program gets a failure: never an exception here."""
+Traces and trainings overlap: while a worker trains one pack, the next programs are traced. Every reply
+has a deadline; a sandbox or worker that misses it, dies, or sends garbage is killed (its pid namespace, or
+its process group) and its programs get failures: never an exception here."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 import secrets
 import select
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,15 +23,15 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evojax_nas.evaluate import frames, isolation
-from evojax_nas.evaluate.result import Result, clean_message, mentions_oom
+from evojax_nas.evaluate import isolation
+from evojax_nas.evaluate.backend import LocalBackend, LocalSetup, TrainBackend, TrainJob
+from evojax_nas.evaluate.result import Result
 from evojax_nas.evaluate.sandbox import IsolationUnavailable, TraceJob, TraceSandbox
 from evojax_nas.paths import cache_dir
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
 from evojax_nas.tasks import get_task
 
-MAX_REPLY_BYTES = 4 << 20
 DATA = ("private", "published")
 
 
@@ -47,7 +43,7 @@ class EvaluatorConfig:
     task_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     num_workers: int = 1
-    timeout_s: float = 600.0  # training, per program
+    timeout_s: float = 600.0  # training, per program (a pack's deadline: this times its size)
     trace_timeout_s: float = 60.0  # loading and exporting, per program
     trace_cpu_s: float = 20.0  # CPU time (all threads) for loading and exporting (configs/default.py says why)
     startup_timeout_s: float = 300.0
@@ -62,6 +58,9 @@ class EvaluatorConfig:
     # the public recipe and memorise (for comparisons with papers)
     data: str = "private"
     data_seed: int | None = None
+    # jax's persistent compilation cache, written by the train workers only: None for the user cache's
+    # "compile" folder, "" for none (a worker subverted through XLA could write entries other workers load)
+    compile_cache: str | None = None
 
     @classmethod
     def from_config(cls, config: Any) -> EvaluatorConfig:
@@ -75,86 +74,8 @@ class EvaluatorConfig:
                    memory_bytes=int(e.memory_gb * 2**30),
                    program_memory_bytes=int(e.get("program_memory_gb", d.program_memory_bytes / 2**30) * 2**30),
                    trace_memory_bytes=int(e.get("trace_memory_gb", d.trace_memory_bytes / 2**30) * 2**30),
-                   isolation=e.get("isolation", d.isolation),
+                   isolation=e.get("isolation", d.isolation), compile_cache=e.get("compile_cache", d.compile_cache),
                    data=config.get("data", "published"))  # a run directory from before private data: published
-
-
-class _Worker:
-    """One trusted train process and its socket."""
-
-    def __init__(self, config: EvaluatorConfig, task_kwargs: dict[str, Any], data: Path, index: int, log_dir: Path):
-        self.log_path = log_dir / f"worker-{index}.log"
-        workdir = log_dir / f"worker-{index}"
-        workdir.mkdir(mode=0o700, exist_ok=True)
-        device = config.devices[index % len(config.devices)] if config.devices else None
-        setup = {"task": config.task, "task_kwargs": task_kwargs,
-                 "train_config": dict(config.train_config), "memory_bytes": config.memory_bytes,
-                 "program_memory_bytes": config.program_memory_bytes, "isolation": config.isolation,
-                 "log_path": str(self.log_path), "workdir": str(workdir), "cache": str(data)}
-        ours, theirs = socket.socketpair()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "evojax_nas.evaluate.worker", str(theirs.fileno()), str(os.getpid())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
-            env=isolation.worker_env(str(workdir), str(data), device))
-        theirs.close()
-        self.reader = frames.FrameReader(ours, MAX_REPLY_BYTES)
-        self.job: tuple[Program, float] | None = None
-        try:
-            self.send(setup)
-            ready = self.wait_frame(config.startup_timeout_s)
-            self.layers = {str(k): clean_message(v, 200) for k, v in dict(ready["layers"]).items()}
-            self.missing = isolation.missing(self.layers, isolation.WORKER_LAYERS)
-            if not ready["ready"]:
-                raise IsolationUnavailable(f"evaluation refused: the train worker cannot apply "
-                                           f"{'; '.join(self.missing)}; set eval.isolation = 'degraded' to run "
-                                           f"with the layers that work")
-            self.platform = str(ready["platform"])
-        except IsolationUnavailable:
-            self.kill()
-            raise
-        except (OSError, frames.FrameError, TypeError, KeyError, ValueError) as err:
-            self.kill()
-            raise RuntimeError(f"evaluation worker did not start: {self.log_tail()}") from err
-
-    def send(self, message: Any) -> None:
-        self.reader.sock.setblocking(True)
-        try:
-            frames.send(self.reader.sock, message)
-        finally:
-            self.reader.sock.setblocking(False)
-
-    def wait_frame(self, timeout_s: float) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            select.select([self.reader], [], [], max(0.0, deadline - time.monotonic()))
-            got = self.reader.read()
-            if got:
-                return got[0]
-            if self.reader.closed:
-                break
-        raise frames.FrameError("no frame in time")
-
-    def log_tail(self, chars: int = 600) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:].strip()
-        except OSError:
-            return ""
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        """Kill the worker's whole process group and close its socket."""
-        if self.alive():
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except OSError:
-                self.process.kill()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.reader.sock.close()
 
 
 class Evaluator:
@@ -174,10 +95,8 @@ class Evaluator:
         self.log_dir = Path(tempfile.mkdtemp(prefix="evonas-eval-"))
         # private data lives with this evaluator (made once per run, gone when it closes); published data in the cache
         self.data_dir = self.log_dir / "data" if private else cache_dir()
-        self.prepared = False
-        self.workers: list[_Worker] = []
+        self.backend: TrainBackend | None = None
         self.sandbox: TraceSandbox | None = None
-        self.restarts = 0
         self.trained: dict[tuple[str, tuple[int, ...] | None], str] = {}  # (computation, seeds) -> program id
 
     def remember(self, results: Iterable[Result], seeds: Sequence[int] | None = None) -> None:
@@ -201,9 +120,9 @@ class Evaluator:
 
     def close(self) -> None:
         """Stop every worker and the zygote (and so every sandbox)."""
-        for w in self.workers:
-            w.kill()
-        self.workers = []
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
         if self.sandbox is not None:
             self.sandbox.close()
             self.sandbox = None
@@ -211,23 +130,23 @@ class Evaluator:
 
     # -- processes ----------------------------------------------------------------------------------
 
-    def _spawn(self, index: int) -> _Worker:
-        if not self.prepared:  # the data, written here: the workers may only read it
-            get_task(self.config.task, **self.worker_task_kwargs).prepare(self.data_dir)
-            self.prepared = True
-        w = _Worker(self.config, self.worker_task_kwargs, self.data_dir, index, self.log_dir)
-        if w.missing and not self.workers and not self.restarts:
-            print(f"evonas: train worker degraded, without {'; '.join(w.missing)}", file=sys.stderr)
-        if index < len(self.workers):
-            self.workers[index] = w
-        else:
-            self.workers.append(w)
-        return w
+    @property
+    def restarts(self) -> int:
+        """Train workers replaced so far."""
+        return self.backend.restarts if self.backend is not None else 0
 
-    def _replace(self, index: int) -> None:
-        self.workers[index].kill()
-        self.restarts += 1
-        self._spawn(index)
+    def _start_backend(self) -> TrainBackend:
+        """The local train workers' backend, after the data they read is written (they may only read it)."""
+        c = self.config
+        get_task(c.task, **self.worker_task_kwargs).prepare(self.data_dir)
+        compile_cache = str(cache_dir() / "compile") if c.compile_cache is None else c.compile_cache
+        if compile_cache:
+            Path(compile_cache).mkdir(parents=True, exist_ok=True, mode=0o700)
+        return LocalBackend(LocalSetup(
+            task=c.task, task_kwargs=self.worker_task_kwargs, train_config=dict(c.train_config),
+            memory_bytes=c.memory_bytes, program_memory_bytes=c.program_memory_bytes, isolation=c.isolation,
+            data_dir=self.data_dir, log_dir=self.log_dir, timeout_s=c.timeout_s,
+            startup_timeout_s=c.startup_timeout_s, devices=c.devices, compile_cache=compile_cache or None))
 
     def _start_sandbox(self) -> TraceSandbox:
         limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
@@ -281,7 +200,7 @@ class _Round:
         self.on_result = on_result
         self.results: dict[str, Result] = {}
         self.to_trace: deque[Program] = deque()
-        self.to_train: deque[tuple[Program, dict[str, bytes], float]] = deque()
+        self.to_train: deque[TrainJob] = deque()
         self.traces: list[tuple[Program, TraceJob]] = []
         self.seed_counts = sorted({1, len(self.seeds) if self.seeds else int(
             self.config.train_config.get("num_seeds", 1))})
@@ -289,6 +208,7 @@ class _Round:
         # in this call both train (to the same numbers), since which one finishes first is down to timing and
         # a run must give the same results when replayed.
         self.known = [c for (c, seeds) in evaluator.trained if seeds == self._seeds_key()]
+        self.pack = 1
 
     def finish(self, result: Result) -> None:
         self.results[result.program_id] = result
@@ -296,23 +216,30 @@ class _Round:
             self.on_result(result)
 
     def go(self) -> None:
+        from evojax_nas.train.trainer import pack_size  # the trainer's rule (imported late: it loads jax)
+
         ev = self.ev
-        while len(ev.workers) < min(self.config.num_workers, len(self.to_trace)):
-            ev._spawn(len(ev.workers))
+        if ev.backend is None:
+            ev.backend = ev._start_backend()
+        ev.backend.start(min(self.config.num_workers, len(self.to_trace)))
+        # programs per request: the compiled pack's size (all that are ready, where memory decides)
+        self.pack = min(pack_size(self.config.train_config.get("pack", 0), ev.backend.platform), len(self.to_trace))
         if ev.sandbox is None:
             ev.sandbox = ev._start_sandbox()
-        while self.to_trace or self.to_train or self.traces or any(w.job for w in ev.workers):
+        while self.to_trace or self.to_train or self.traces or ev.backend.deadline() is not None:
             self._start_traces()
             self._start_trainings()
             self._wait_and_collect()
 
     def _trace_request(self, program: Program) -> dict[str, Any]:
-        spec = self.ev.task.trace_spec(self.ev.workers[0].platform, self.config.train_config)
+        assert self.ev.backend is not None
+        spec = self.ev.task.trace_spec(self.ev.backend.platform, self.config.train_config)
         return {"id": program.id, "source": program.source, "spec": spec, "seed_counts": self.seed_counts}
 
     def _start_traces(self) -> None:
-        ev = self.ev
-        while self.to_trace and len(self.traces) + len(self.to_train) < max(1, self.config.num_workers):
+        """Trace ahead: a sandbox per worker at a time, until every worker has a pack waiting."""
+        ev, slots = self.ev, max(1, self.config.num_workers)
+        while self.to_trace and len(self.traces) < slots and len(self.traces) + len(self.to_train) < slots * self.pack:
             program = self.to_trace.popleft()
             assert ev.sandbox is not None
             try:
@@ -325,38 +252,38 @@ class _Round:
                 ev.sandbox = ev._start_sandbox()
 
     def _start_trainings(self) -> None:
-        for index, w in enumerate(self.ev.workers):
-            if w.job is not None or not self.to_train:
-                continue
-            program, blobs, trace_seconds = self.to_train.popleft()
-            known = [c for c in self.known if self.ev.trained[(c, self._seeds_key())] != program.id]
-            request = {"id": program.id, "programs": {k: base64.b64encode(v).decode() for k, v in blobs.items()},
-                       "seeds": self.seeds, "known": known}
-            try:
-                w.send(request)
-                w.job = (program, time.monotonic() - trace_seconds)
-            except OSError:
-                self.finish(Result.failed(program.id, "crash", "the train worker died before the program was sent"))
-                self.ev._replace(index)
+        """Send a pack to each free worker: a full one, or what is left once nothing more is being traced."""
+        backend = self.ev.backend
+        assert backend is not None
+        while backend.free() and self.to_train and (
+                len(self.to_train) >= self.pack or not (self.to_trace or self.traces)):
+            pack = [self.to_train.popleft() for _ in range(min(self.pack, len(self.to_train)))]
+            for job in pack:
+                job.known = [c for c in self.known if self.ev.trained[(c, self._seeds_key())] != job.program.id]
+            for job, failure, seconds in backend.submit(pack, self.seeds):
+                self.finish(Result(job.program.id, failure=failure, seconds=seconds))
 
     def _seeds_key(self) -> tuple[int, ...] | None:
         return tuple(self.seeds) if self.seeds is not None else None
 
     def _deadline(self) -> float:
+        assert self.ev.backend is not None
         ends = [job.started + self.config.trace_timeout_s for _, job in self.traces]
-        ends += [started + self.config.timeout_s for _, started in (w.job for w in self.ev.workers if w.job)]
+        ends += [d for d in (self.ev.backend.deadline(),) if d is not None]
         return min(ends) if ends else time.monotonic()
 
     def _wait_and_collect(self) -> None:
-        readers = [job.reader for _, job in self.traces] + [w.reader for w in self.ev.workers if w.job]
+        backend = self.ev.backend
+        assert backend is not None
+        readers = [job.reader for _, job in self.traces] + backend.waitables()
         if not readers:
             return
         select.select(readers, [], [], max(0.0, self._deadline() - time.monotonic()))
         for entry in list(self.traces):
             self._collect_trace(*entry)
-        for index, w in enumerate(self.ev.workers):
-            if w.job:
-                self._collect_training(index, w)
+        for job, reply, seconds in backend.collect():
+            self.finish(Result(job.program.id, failure=reply, seconds=seconds) if isinstance(reply, Failure)
+                        else self._training_result(job.program, reply, seconds))
 
     def _collect_trace(self, program: Program, job: TraceJob) -> None:
         outcome = job.advance(self.config.isolation == "strict")
@@ -372,29 +299,7 @@ class _Round:
         if isinstance(outcome, Result):
             self.finish(outcome)
         else:
-            self.to_train.append((program, outcome, seconds))
-
-    def _collect_training(self, index: int, w: _Worker) -> None:
-        assert w.job is not None
-        program, started = w.job
-        seconds = time.monotonic() - started
-        try:
-            replies = w.reader.read()
-        except frames.FrameError as err:
-            replies, w.reader.closed = [], True
-            self.finish(Result.failed(program.id, "crash", f"the train worker sent garbage: {err}", seconds))
-            w.job = None
-            self.ev._replace(index)
-            return
-        if replies:
-            w.job = None
-            self.finish(self._training_result(program, replies[0], seconds))
-            return
-        if not w.reader.closed and seconds < self.config.timeout_s:
-            return
-        w.job = None
-        self.finish(Result(program.id, failure=_death_failure(w, seconds, self.config.timeout_s), seconds=seconds))
-        self.ev._replace(index)
+            self.to_train.append(TrainJob(program, outcome, time.monotonic() - seconds))
 
     def _training_result(self, program: Program, reply: Any, seconds: float) -> Result:
         if isinstance(reply, dict) and reply.get("duplicate") is True and reply.get("id") == program.id:
@@ -407,15 +312,3 @@ class _Round:
         if result.computation is not None and result.failure is None:
             self.ev.mark_trained(result.computation, self._seeds_key(), program.id)
         return result
-
-
-def _death_failure(w: _Worker, seconds: float, timeout_s: float) -> Failure:
-    if w.alive() and seconds >= timeout_s:
-        return Failure("timeout", f"no result within {timeout_s:.0f} s; worker killed")
-    try:
-        w.process.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
-    tail = w.log_tail()
-    kind = "oom" if mentions_oom(tail) else "crash"
-    return Failure(kind, clean_message(f"worker died (exit code {w.process.returncode}): {tail[-300:]}"))

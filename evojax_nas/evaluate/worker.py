@@ -15,6 +15,7 @@ import binascii
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from evojax_nas.evaluate import frames, isolation
@@ -43,20 +44,48 @@ def classify(err: BaseException) -> str:
     return getattr(err, "kind", None) or "crash"
 
 
-def train_one(trainer: ProgramTrainer, request: dict[str, Any]) -> dict[str, Any]:
-    """Check and train one exported program; the reply (hash and metrics, duplicate, or failure)."""
-    reply: dict[str, Any] = {"id": request["id"]}
-    try:
-        blobs = {str(k): base64.b64decode(v, validate=True) for k, v in dict(request["programs"]).items()}
-        program = trainer.load(blobs)
-        reply["computation"] = program.id
-        if program.id in request.get("known", ()):
-            return {**reply, "duplicate": True}
-        return {**reply, "metrics": trainer.train(program, request.get("seeds"))}
-    except (binascii.Error, TypeError, ValueError) as err:
+def failure(reply: dict[str, Any], err: BaseException) -> dict[str, Any]:
+    """The reply for a program that failed with err."""
+    if isinstance(err, binascii.Error | TypeError | ValueError) and not hasattr(err, "kind"):
         return {**reply, "failure": {"kind": "interface", "message": f"malformed programs: {err}"[:2000]}}
-    except Exception as err:  # noqa: BLE001 (untrusted data: every error is a failure)
-        return {**reply, "failure": {"kind": classify(err), "message": f"{type(err).__name__}: {err}"[:2000]}}
+    return {**reply, "failure": {"kind": classify(err), "message": f"{type(err).__name__}: {err}"[:2000]}}
+
+
+def train_pack(trainer: ProgramTrainer, request: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
+    """Check every program of the request's pack, answer at once those that fail or duplicate a known
+    computation, train the rest together, and answer each (hash and metrics, or failure)."""
+    loaded: list[tuple[dict[str, Any], Any]] = []
+    for item in request["pack"]:
+        reply: dict[str, Any] = {"id": item["id"]}
+        try:
+            blobs = {str(k): base64.b64decode(v, validate=True) for k, v in dict(item["programs"]).items()}
+            program = trainer.load(blobs)
+            reply["computation"] = program.id
+            if program.id in item.get("known", ()):
+                send({**reply, "duplicate": True})
+            else:
+                loaded.append((reply, program))
+        except Exception as err:  # noqa: BLE001 (untrusted data: every error is a failure)
+            send(failure(reply, err))
+    if not loaded:
+        return
+    try:
+        outcomes = trainer.train_many([program for _, program in loaded], request.get("seeds"))
+    except Exception as err:  # noqa: BLE001 (every error is a failure)
+        outcomes = [err] * len(loaded)
+    for (reply, _), outcome in zip(loaded, outcomes, strict=True):
+        send(failure(reply, outcome) if isinstance(outcome, BaseException) else {**reply, "metrics": outcome})
+
+
+def use_compile_cache(path: str | None) -> None:
+    """Point jax's persistent compilation cache at `path` (every program: a candidate's compile is reused by
+    its confirmation on more seeds, a re-evaluation and a resumed run)."""
+    import jax
+
+    if path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def main(fd: int, parent: int) -> None:
@@ -67,14 +96,17 @@ def main(fd: int, parent: int) -> None:
     sock = socket.socket(fileno=fd)
     setup = frames.recv(sock, MAX_REQUEST_BYTES)
     _log_to(setup["log_path"], setup["workdir"])
-    layers = isolation.confine_worker(setup["memory_bytes"], setup["workdir"],
-                                      isolation.worker_readable(setup["cache"]))
+    compile_cache = setup.get("compile_cache")
+    layers = isolation.confine_worker(setup["memory_bytes"], setup["workdir"], isolation.worker_readable(
+        setup["cache"]), [compile_cache] if compile_cache else [])
     if setup["isolation"] == "strict" and isolation.missing(layers, isolation.WORKER_LAYERS):
         frames.send(sock, {"ready": False, "layers": layers})  # fails closed: nothing untrusted is read
         return
     import jax
 
     from evojax_nas.tasks import get_task
+
+    use_compile_cache(compile_cache)
 
     trainer = get_task(setup["task"], **setup["task_kwargs"]).trainer(
         setup["train_config"], memory_budget_bytes=setup.get("program_memory_bytes"))
@@ -84,9 +116,14 @@ def main(fd: int, parent: int) -> None:
             request = frames.recv(sock, MAX_REQUEST_BYTES)
         except EOFError:
             return
-        reply = train_one(trainer, request)
-        sys.stdout.flush()
-        frames.send(sock, reply)
+        def send(reply: dict[str, Any]) -> None:
+            sys.stdout.flush()
+            frames.send(sock, reply)
+
+        try:
+            train_pack(trainer, request, send)
+        except (KeyError, TypeError, AttributeError) as err:  # a request not of the evaluator's shape
+            send({"id": None, "failure": {"kind": "crash", "message": f"malformed request: {err}"}})
 
 
 if __name__ == "__main__":

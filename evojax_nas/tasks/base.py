@@ -40,8 +40,9 @@ class ProgramTrainer(Protocol):
         """Deserialise and check (raises ExportError for what the stage refuses)."""
         ...
 
-    def train(self, program: Any, seeds: Sequence[int] | None) -> dict[str, Any]:
-        """Metrics as `evaluate.result.METRIC_RANGES` describes them (the score as `val_accuracy`)."""
+    def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None) -> list[dict[str, Any] | Exception]:
+        """For each program, in order: metrics as `evaluate.result.METRIC_RANGES` describes them (the score as
+        `val_accuracy`), or the error it failed with (a `kind` attribute names the failure)."""
         ...
 
 

@@ -146,5 +146,5 @@ class ClassifierTrainer:
 
         return ExportedNetwork.from_bytes(blobs)
 
-    def train(self, program: Any, seeds: Sequence[int] | None) -> dict[str, Any]:
-        return self.trainer.train(program, seeds=seeds).metrics()
+    def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None) -> list[dict[str, Any] | Exception]:
+        return [r if isinstance(r, Exception) else r.metrics() for r in self.trainer.train_many(programs, seeds)]

@@ -1,10 +1,18 @@
-"""Train one exported program for S seeds at once: device-resident data, optax, the loop strategy its ops call for.
+"""Train exported programs for S seeds at once, several candidates in one compiled program (a pack):
+device-resident data passed as arguments, optax, the loop strategy the programs' ops call for.
 
-Trusted code only: the network is an ExportedNetwork (StableHLO from the trace stage), never a module."""
+The shape follows Flax's examples/mnist: a `TrainState` (a leading seed axis on every leaf) and module-level
+functions of the networks, the state, the data and the batch schedule; `Trainer` compiles them for a pack
+and drives the loop. Candidates in a pack share nothing but the read-only data and schedule: each exported
+program is called on its own state only, so a NaN stays in its own arrays, and a pack that fails to compile
+or run is retrained one candidate at a time, so the failing one fails alone.
+
+Trusted code only: the networks are ExportedNetworks (StableHLO from the trace stage), never modules."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from flax import struct
 
 from evojax_nas.tasks.base import ClassificationTask
 from evojax_nas.train.computation import ForwardCost, forward_cost
@@ -21,9 +30,25 @@ from evojax_nas.train.cost import network_size
 from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.strategy import Strategy, rule
 
-Carry = tuple[Any, Any, Any, jax.Array, jax.Array]  # params, state, opt_state, rng keys, step; a leading seed axis
 # Init and evaluation run once per program: compiling them fast beats running them fast (3x on CPU).
 RUN_ONCE = {"xla_backend_optimization_level": 0}
+# Compilations that asked jax's persistent cache, and those it answered (jax.monitoring events), this process.
+CACHE_EVENTS = {"/jax/compilation_cache/compile_requests_use_cache": "requests",
+                "/jax/compilation_cache/cache_hits": "hits"}
+_cache_counts = {"requests": 0, "hits": 0}
+
+
+def _count_cache_event(event: str, **_: Any) -> None:
+    if event in CACHE_EVENTS:
+        _cache_counts[CACHE_EVENTS[event]] += 1
+
+
+def cache_counts() -> dict[str, int]:
+    """How many compilations asked the persistent compilation cache so far, and how many it answered."""
+    if not getattr(_count_cache_event, "registered", False):
+        jax.monitoring.register_event_listener(_count_cache_event)
+        _count_cache_event.registered = True  # type: ignore[attr-defined]
+    return dict(_cache_counts)
 
 
 class TrainingError(Exception):
@@ -34,12 +59,22 @@ class TrainingError(Exception):
         self.kind = kind
 
 
+class OverBudget(TrainingError):
+    """A compiled program needs more memory than the budget (XLA's memory analysis): `need` bytes."""
+
+    def __init__(self, need: int, budget: int):
+        super().__init__("oom", f"the compiled program needs {need / 2**30:.2f} GiB, over the budget of "
+                                f"{budget / 2**30:.2f} GiB")
+        self.need = need
+
+
 def default_config() -> ml_collections.ConfigDict:
-    """Training settings of the MNIST-1D paper (Adam, lr 1e-2, batch 100, 8000 steps)."""
+    """Training settings of the MNIST-1D paper (Adam, lr 1e-2, batch 100, 8000 steps); `pack`: at most this many
+    candidates per compiled program (0: the backend's rule, `pack_size`), fewer where memory says so."""
     return ml_collections.ConfigDict({
         "optimizer": "adam", "learning_rate": 1e-2, "weight_decay": 0.0,
         "batch_size": 100, "num_steps": 8000, "num_seeds": 1, "seed": 0,
-        "strategy": "auto", "scan_chunk": 100, "eval_batch_size": 1000,
+        "strategy": "auto", "scan_chunk": 100, "eval_batch_size": 1000, "pack": 0,
     })
 
 
@@ -69,9 +104,21 @@ def error_kind(err: BaseException) -> str:
     return "shape" if any(w in text for w in ("shape", "dimension", "rank", "incompatible")) else "crash"
 
 
+UNBOUNDED = 1 << 30
+
+
+def pack_size(setting: Any, backend: str) -> int:
+    """The most candidates per compiled program for the config's `pack`; 0 is the rule: one on CPU, where a
+    pack measured no faster than its members one after another (benchmarks/population_throughput.py), else
+    as many as memory allows."""
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 0:
+        raise ValueError(f"train.pack must be an integer >= 0 (0: the backend's rule), not {setting!r}")
+    return setting or (1 if backend == "cpu" else UNBOUNDED)
+
+
 @dataclasses.dataclass
 class TrainResult:
-    """Per-seed accuracies and losses plus size, FLOPs and timing."""
+    """Per-seed accuracies and losses plus size, FLOPs and timing (a pack's seconds shared among its members)."""
 
     val_accuracy: list[float]
     test_accuracy: list[float]
@@ -83,6 +130,9 @@ class TrainResult:
     strategy: str
     train_seconds: float
     compile_seconds: float
+    pack: int = 1  # candidates in the compiled program that trained it
+    cache_hits: int = 0  # of the pack's compilations, those jax's persistent cache answered
+    cache_requests: int = 0
 
     def metrics(self) -> dict[str, Any]:
         """Return the JSON-ready metrics (means over seeds plus the per-seed lists)."""
@@ -92,32 +142,148 @@ class TrainResult:
         return out
 
 
-def _per_seed_keys(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Split each seed's key: (next keys, this step's dropout keys)."""
-    pairs = jax.vmap(jax.random.split)(keys)
-    return pairs[:, 0], pairs[:, 1]
+# -- the state and the functions of one network ---------------------------------------------------------------
+
+@struct.dataclass
+class TrainState:
+    """One candidate's training state; every leaf has a leading seed axis."""
+
+    params: Any
+    model_state: Any  # the network's other variables (batch statistics)
+    opt_state: Any
+    keys: jax.Array  # per-seed dropout keys
+    step: jax.Array  # per-seed step count: the row of the batch schedule to take next
+
+
+@struct.dataclass
+class Data:
+    """The task's arrays on the device, passed to every compiled function as arguments (as constants they
+    made XLA fold and embed them into every program)."""
+
+    x_train: jax.Array
+    y_train: jax.Array
+    x_val: jax.Array
+    y_val: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+
+    @classmethod
+    def of(cls, task: ClassificationTask) -> Data:
+        return cls(*(jnp.asarray(getattr(task, f)) for f in ("x_train", "y_train", "x_val", "y_val", "x_test",
+                                                              "y_test")))
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """What the training of every candidate shares: the optimizer, the task's loss and metric, eval batching."""
+
+    tx: optax.GradientTransformation
+    loss: Callable[[jax.Array, jax.Array], jax.Array]
+    metric: Callable[[jax.Array, jax.Array], jax.Array]
+    eval_batch_size: int
+
+
+def init_state(network: ExportedNetwork, recipe: Recipe, keys: jax.Array) -> TrainState:
+    """keys [S] -> the initial state for every seed."""
+    split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
+    params, model_state = network.init(jax.random.key_data(split[:, 0]), jax.random.key_data(split[:, 1]))
+    return TrainState(params, model_state, jax.vmap(recipe.tx.init)(params), split[:, 2],
+                      jnp.zeros(keys.shape, jnp.int32))
+
+
+def train_step(network: ExportedNetwork, recipe: Recipe, state: TrainState, data: Data, schedules: jax.Array
+               ) -> tuple[TrainState, jax.Array]:
+    """One optimizer step for every seed on its schedule's row (schedules [S, steps, B]) -> (state, losses [S])."""
+    pairs = jax.vmap(jax.random.split)(state.keys)
+    keys, dropout_keys = pairs[:, 0], pairs[:, 1]
+    idx = jax.vmap(lambda s, i: jax.lax.dynamic_index_in_dim(s, i, keepdims=False))(schedules, state.step)
+    x, y = data.x_train[idx], data.y_train[idx]
+
+    def loss_fn(params):
+        logits, model_state = network.apply_train(params, state.model_state, x, jax.random.key_data(dropout_keys))
+        per_seed = jax.vmap(recipe.loss)(logits, y)
+        return per_seed.sum(), (per_seed, model_state)  # seeds are independent: the sum's gradient is each one's
+
+    (_, (losses, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = jax.vmap(recipe.tx.update)(grads, state.opt_state, state.params)
+    return TrainState(optax.apply_updates(state.params, updates), model_state, opt_state, keys,
+                      state.step + 1), losses
+
+
+def accuracy(network: ExportedNetwork, recipe: Recipe, state: TrainState, x: jax.Array, y: jax.Array) -> jax.Array:
+    """The metric per seed on (x, y), in batches of eval_batch_size."""
+    size, n = recipe.eval_batch_size, x.shape[0]
+    xb = jnp.pad(x, [(0, -n % size)] + [(0, 0)] * (x.ndim - 1)).reshape(-1, size, *x.shape[1:])
+    logits = jax.lax.map(lambda b: network.apply_eval(state.params, state.model_state, b), xb)  # [batches, S, size, C]
+    logits = jnp.moveaxis(logits, 1, 0).reshape(logits.shape[1], -1, logits.shape[-1])[:, :n]
+    return jax.vmap(recipe.metric, in_axes=(0, None))(logits, y)
+
+
+def evaluate(network: ExportedNetwork, recipe: Recipe, state: TrainState, data: Data
+             ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(validation metric, test metric, loss on the first eval batch of the training set), each per seed."""
+    n = recipe.eval_batch_size
+    logits = network.apply_eval(state.params, state.model_state, data.x_train[:n])
+    return (accuracy(network, recipe, state, data.x_val, data.y_val),
+            accuracy(network, recipe, state, data.x_test, data.y_test),
+            jax.vmap(recipe.loss, in_axes=(0, None))(logits, data.y_train[:n]))
+
+
+# -- a pack: the same functions over a tuple of networks, side by side in one program ---------------------------
+# (jax.vmap of an exported call is not implemented, jax issue 28327; each call inlines its own module)
+
+def pack_init(networks: Sequence[ExportedNetwork], recipe: Recipe, keys: jax.Array) -> tuple[TrainState, ...]:
+    return tuple(init_state(n, recipe, keys) for n in networks)
+
+
+def pack_step(networks: Sequence[ExportedNetwork], recipe: Recipe, states: tuple[TrainState, ...], data: Data,
+              schedules: jax.Array) -> tuple[TrainState, ...]:
+    return tuple(train_step(n, recipe, s, data, schedules)[0] for n, s in zip(networks, states, strict=True))
+
+
+def pack_scan(networks: Sequence[ExportedNetwork], recipe: Recipe, states: tuple[TrainState, ...], data: Data,
+              schedules: jax.Array, length: int) -> tuple[TrainState, ...]:
+    step = functools.partial(pack_step, networks, recipe)
+    return jax.lax.scan(lambda s, _: (step(s, data, schedules), None), states, None, length=length)[0]
+
+
+def pack_evaluate(networks: Sequence[ExportedNetwork], recipe: Recipe, states: tuple[TrainState, ...], data: Data
+                  ) -> tuple[tuple[jax.Array, jax.Array, jax.Array], ...]:
+    return tuple(evaluate(n, recipe, s, data) for n, s in zip(networks, states, strict=True))
+
+
+def _seed_slice(tree: Any, i: int) -> Any:
+    return jax.tree.map(lambda a: a[i:i + 1], tree)
+
+
+@dataclasses.dataclass
+class _Member:
+    """A candidate admitted to a pack: its place in the caller's list, size and forward cost."""
+
+    index: int
+    network: ExportedNetwork
+    size: int
+    forward: ForwardCost
 
 
 class Trainer:
-    """Trains exported candidates on one task; the data stays on the device between programs.
+    """Trains exported candidates on one task, in packs; the data stays on the device between programs.
     Every program it compiles is first checked against memory_budget_bytes (XLA's memory analysis)."""
 
     def __init__(self, task: ClassificationTask, config: ml_collections.ConfigDict | None = None,
                  memory_budget_bytes: int | None = None):
         self.task = task
         self.config = config or default_config()
-        self.tx = make_optimizer(self.config)
+        self.recipe = Recipe(make_optimizer(self.config), task.loss, task.metric, self.config.eval_batch_size)
         self.memory_budget_bytes = memory_budget_bytes
-        self.x_train, self.y_train = jnp.asarray(task.x_train), jnp.asarray(task.y_train)
-        self.x_val, self.y_val = jnp.asarray(task.x_val), jnp.asarray(task.y_val)
-        self.x_test, self.y_test = jnp.asarray(task.x_test), jnp.asarray(task.y_test)
+        self.data = Data.of(task)
 
-    # -- pieces -------------------------------------------------------------------------------------
+    # -- checks before anything compiles ------------------------------------------------------------------
 
     def compile(self, fn: Callable[..., Any], *args: Any, donate: tuple[int, ...] = (),
                 options: dict[str, Any] | None = None, static: tuple[int, ...] = ()) -> Any:
-        """Lower and compile fn for args; raise TrainingError('oom') if XLA's memory analysis of the
-        compiled program exceeds the budget, before it ever runs."""
+        """Lower and compile fn for args; raise OverBudget if XLA's memory analysis of the compiled program
+        exceeds the budget, before it ever runs."""
         compiled = jax.jit(fn, donate_argnums=donate, static_argnums=static, compiler_options=options
                            ).lower(*args).compile()
         if self.memory_budget_bytes is not None:
@@ -125,8 +291,7 @@ class Trainer:
             need = (m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
                     + m.temp_size_in_bytes) if m is not None else 0
             if need > self.memory_budget_bytes:
-                raise TrainingError("oom", f"the compiled program needs {need / 2**30:.2f} GiB, over the "
-                                           f"budget of {self.memory_budget_bytes / 2**30:.2f} GiB")
+                raise OverBudget(need, self.memory_budget_bytes)
         return compiled
 
     def check_output(self, network: ExportedNetwork) -> None:
@@ -153,111 +318,6 @@ class Trainer:
         if not jax.tree.leaves(params):
             raise TrainingError("shape", "model has no trainable parameters")
 
-    def init_fn(self, network: ExportedNetwork) -> Callable[[jax.Array], Carry]:
-        """Return keys [S] -> initial carry (params, state, opt_state, keys, step), stacked over seeds."""
-
-        def init(keys: jax.Array) -> Carry:
-            split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
-            params, state = network.init(jax.random.key_data(split[:, 0]), jax.random.key_data(split[:, 1]))
-            steps = jnp.zeros(keys.shape, jnp.int32)
-            return params, state, jax.vmap(self.tx.init)(params), split[:, 2], steps
-
-        return init
-
-    def step_fn(self, network: ExportedNetwork) -> Callable[[Carry, jax.Array], tuple[Carry, jax.Array]]:
-        """Return one optimizer step for every seed: (carry, schedules [S, steps, B]) -> (carry, losses [S])."""
-        x_all, y_all, tx, loss = self.x_train, self.y_train, self.tx, self.task.loss
-
-        def step(carry: Carry, schedules: jax.Array) -> tuple[Carry, jax.Array]:
-            params, state, opt_state, keys, t = carry
-            keys, dropout_keys = _per_seed_keys(keys)
-            idx = jax.vmap(lambda s, i: jax.lax.dynamic_index_in_dim(s, i, keepdims=False))(schedules, t)
-            x, y = x_all[idx], y_all[idx]
-
-            def loss_fn(p):
-                logits, new_state = network.apply_train(p, state, x, jax.random.key_data(dropout_keys))
-                per_seed = jax.vmap(loss)(logits, y)
-                return per_seed.sum(), (per_seed, new_state)  # seeds are independent: the sum's gradient is each one's
-
-            (_, (values, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            updates, opt_state = jax.vmap(tx.update)(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), new_state, opt_state, keys, t + 1), values
-
-        return step
-
-    def accuracy_fn(self, network: ExportedNetwork) -> Callable[[Any, Any, jax.Array, jax.Array], jax.Array]:
-        """Return (params, state, x, y) -> accuracy per seed, evaluated in batches of eval_batch_size."""
-        size, metric = self.config.eval_batch_size, self.task.metric
-
-        def accuracy(params, state, x, y):
-            n = x.shape[0]
-            pad = -n % size
-            xb = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(-1, size, *x.shape[1:])
-            logits = jax.lax.map(lambda b: network.apply_eval(params, state, b), xb)  # [batches, S, size, C]
-            logits = jnp.moveaxis(logits, 1, 0).reshape(logits.shape[1], -1, logits.shape[-1])[:, :n]
-            return jax.vmap(metric, in_axes=(0, None))(logits, y)
-
-        return accuracy
-
-    # -- running ------------------------------------------------------------------------------------
-
-    def runner(self, network: ExportedNetwork, strategy: Strategy, carry: Carry, schedules: jax.Array
-               ) -> Callable[[Carry, jax.Array, int], Carry]:
-        """Return (carry, schedules, num_steps) -> carry, the training loop compiled for the strategy and
-        for the shapes of (carry, schedules): all seeds in each call (vmap) or one seed after another."""
-        step, chunk = self.step_fn(network), self.config.scan_chunk
-        if strategy.seeds == "serial":
-            carry, schedules = jax.tree.map(lambda a: a[:1], carry), schedules[:1]
-
-        if strategy.loop == "python":
-            jitted = self.compile(lambda c, s: step(c, s)[0], carry, schedules, donate=(0,))
-
-            def run(carry: Carry, schedules: jax.Array, num_steps: int) -> Carry:
-                for _ in range(num_steps):
-                    carry = jitted(carry, schedules)
-                return carry
-        else:
-            def scan_chunk(carry: Carry, schedules: jax.Array, length: int) -> Carry:
-                return jax.lax.scan(lambda c, _: (step(c, schedules)[0], None), carry, None, length=length)[0]
-
-            compiled: dict[int, Any] = {}
-
-            def chunk_of(length: int) -> Any:
-                if length not in compiled:
-                    compiled[length] = self.compile(scan_chunk, carry, schedules, length, donate=(0,), static=(2,))
-                return compiled[length]
-
-            chunk_of(chunk)
-
-            def run(carry: Carry, schedules: jax.Array, num_steps: int) -> Carry:
-                full, rest = divmod(num_steps, chunk)
-                for _ in range(full):
-                    carry = chunk_of(chunk)(carry, schedules)
-                return chunk_of(rest)(carry, schedules) if rest else carry
-
-        if strategy.seeds == "vmap":
-            return run
-
-        def run_serial(carry: Carry, schedules: jax.Array, num_steps: int) -> Carry:
-            per_seed = [run(jax.tree.map(lambda a, i=i: a[i:i + 1], carry), schedules[i:i + 1], num_steps)
-                        for i in range(schedules.shape[0])]
-            return jax.tree.map(lambda *a: jnp.concatenate(a), *per_seed)
-
-        return run_serial
-
-    def evaluate_fn(self, network: ExportedNetwork, params: Any, state: Any) -> Callable[[Any, Any], tuple]:
-        """Return compiled (params, state) -> (val accuracy, test accuracy, train loss), each per seed."""
-        accuracy = self.accuracy_fn(network)
-        x, y = self.x_train[: self.config.eval_batch_size], self.y_train[: self.config.eval_batch_size]
-
-        def evaluate(params, state):
-            logits = network.apply_eval(params, state, x)
-            return (accuracy(params, state, self.x_val, self.y_val),
-                    accuracy(params, state, self.x_test, self.y_test),
-                    jax.vmap(self.task.loss, in_axes=(0, None))(logits, y))
-
-        return self.compile(evaluate, params, state, options=RUN_ONCE)
-
     def measure(self, network: ExportedNetwork) -> tuple[int, ForwardCost]:
         """The network's size (every real it carries) and one example's forward pass (FLOPs, width, depth),
         read from its one-seed programs before anything trains; raises ExportError for a forward pass the
@@ -271,39 +331,135 @@ class Trainer:
                             network.constants)
         return size, dataclasses.replace(cost, flops=cost.flops / n)
 
-    def train(self, network: ExportedNetwork, seeds: Sequence[int] | None = None,
-              strategy: str | None = None) -> TrainResult:
-        """Train the exported network for each seed; return per-seed validation/test accuracy, size and
-        FLOPs. Raises TrainingError (kind shape, nan, oom or crash) for a program that cannot be trained."""
-        cfg = self.config
-        seeds = list(seeds) if seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
-        self.check_output(network)
-        size, forward = self.measure(network)
-        n = self.x_train.shape[0]
-        schedules = jnp.asarray(np.stack([batch_schedule(s, n, cfg.batch_size, cfg.num_steps)
-                                          for s in seeds]))
+    # -- running a pack -------------------------------------------------------------------------------------
+
+    def runner(self, networks: Sequence[ExportedNetwork], strategy: Strategy, states: tuple[TrainState, ...],
+               schedules: jax.Array) -> Callable[[tuple[TrainState, ...], jax.Array, int], tuple[TrainState, ...]]:
+        """Return (states, schedules, num_steps) -> states, the pack's training loop compiled for the strategy
+        and for the shapes of (states, schedules): all seeds in each call (vmap) or one seed after another."""
+        chunk, data = self.config.scan_chunk, self.data
+        if strategy.seeds == "serial":
+            states, schedules = _seed_slice(states, 0), schedules[:1]
+
+        if strategy.loop == "python":
+            jitted = self.compile(functools.partial(pack_step, tuple(networks), self.recipe), states, data,
+                                  schedules, donate=(0,))
+
+            def run(states: tuple[TrainState, ...], schedules: jax.Array, num_steps: int) -> tuple[TrainState, ...]:
+                for _ in range(num_steps):
+                    states = jitted(states, data, schedules)
+                return states
+        else:
+            scan = functools.partial(pack_scan, tuple(networks), self.recipe)
+            compiled: dict[int, Any] = {}
+
+            def chunk_of(length: int) -> Any:
+                if length not in compiled:
+                    compiled[length] = self.compile(scan, states, data, schedules, length, donate=(0,), static=(3,))
+                return compiled[length]
+
+            chunk_of(chunk)
+
+            def run(states: tuple[TrainState, ...], schedules: jax.Array, num_steps: int) -> tuple[TrainState, ...]:
+                full, rest = divmod(num_steps, chunk)
+                for _ in range(full):
+                    states = chunk_of(chunk)(states, data, schedules)
+                return chunk_of(rest)(states, data, schedules) if rest else states
+
+        if strategy.seeds == "vmap":
+            return run
+
+        def run_serial(states: tuple[TrainState, ...], schedules: jax.Array, num_steps: int
+                       ) -> tuple[TrainState, ...]:
+            per_seed = [run(_seed_slice(states, i), schedules[i:i + 1], num_steps) for i in range(schedules.shape[0])]
+            return jax.tree.map(lambda *a: jnp.concatenate(a), *per_seed)
+
+        return run_serial
+
+    def _train_pack(self, members: list[_Member], seeds: list[int], strategy: Strategy
+                    ) -> dict[int, TrainResult | TrainingError]:
+        """Train the members in one compiled program. A program over the memory budget is split into packs
+        that fit (by the memory analysis' ratio); a pack that fails otherwise is retrained one by one."""
+        cfg, networks = self.config, tuple(m.network for m in members)
+        schedules = jnp.asarray(np.stack([batch_schedule(s, self.data.x_train.shape[0], cfg.batch_size,
+                                                         cfg.num_steps) for s in seeds]))
+        before = cache_counts()
         try:
             t0 = time.perf_counter()
             keys = jnp.stack([jax.random.key(s) for s in seeds])
-            carry0 = self.compile(self.init_fn(network), keys, options=RUN_ONCE)(keys)
-            chosen = Strategy.parse(strategy or cfg.strategy) or rule(network.ops, jax.default_backend())
-            run = self.runner(network, chosen, carry0, schedules)
+            states = self.compile(functools.partial(pack_init, networks, self.recipe), keys, options=RUN_ONCE)(keys)
+            run = self.runner(networks, strategy, states, schedules)
             t1 = time.perf_counter()
-            params, state, _, _, _ = jax.block_until_ready(run(carry0, schedules, cfg.num_steps))
+            states = jax.block_until_ready(run(states, schedules, cfg.num_steps))
             t2 = time.perf_counter()
-            val, test, loss = (np.asarray(a) for a in self.evaluate_fn(network, params, state)(params, state))
-        except TrainingError:
-            raise
+            scores = self.compile(functools.partial(pack_evaluate, networks, self.recipe), states, self.data,
+                                  options=RUN_ONCE)(states, self.data)
+            scores = [tuple(np.asarray(a) for a in s) for s in scores]
+        except OverBudget as err:
+            if len(members) == 1:
+                return {members[0].index: err}
+            k = max(1, min(len(members) - 1, len(members) * self.memory_budget_bytes // err.need))
+            return self._train_packs(members, seeds, strategy, k)
         except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
-            raise TrainingError(error_kind(err), f"training raised {type(err).__name__}: {err}") from err
-        finite = np.isfinite(loss) & np.all(
-            [np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
-             for leaf in jax.tree.leaves(params)], axis=0)
-        if not finite.all():
-            raise TrainingError("nan", f"loss or parameters not finite for {int((~finite).sum())} of "
-                                       f"{len(seeds)} seeds")
-        return TrainResult(
-            val_accuracy=val.tolist(), test_accuracy=test.tolist(), final_loss=loss.tolist(), params=size,
-            flops=forward.flops, width=forward.width, depth=forward.depth, strategy=str(chosen),
-            train_seconds=t2 - t1, compile_seconds=t1 - t0,
-        )
+            if len(members) > 1:
+                return self._train_packs(members, seeds, strategy, 1)
+            kind = err.kind if isinstance(err, TrainingError) else error_kind(err)
+            return {members[0].index: TrainingError(kind, f"training raised {type(err).__name__}: {err}")}
+        cache = {k: v - before[k] for k, v in cache_counts().items()}
+        out: dict[int, TrainResult | TrainingError] = {}
+        for member, state, (val, test, loss) in zip(members, states, scores, strict=True):
+            finite = np.isfinite(loss) & np.all([np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
+                                                 for leaf in jax.tree.leaves(state.params)], axis=0)
+            if not finite.all():
+                out[member.index] = TrainingError("nan", f"loss or parameters not finite for "
+                                                         f"{int((~finite).sum())} of {len(seeds)} seeds")
+                continue
+            out[member.index] = TrainResult(
+                val_accuracy=val.tolist(), test_accuracy=test.tolist(), final_loss=loss.tolist(),
+                params=member.size, flops=member.forward.flops, width=member.forward.width,
+                depth=member.forward.depth, strategy=str(strategy), train_seconds=(t2 - t1) / len(members),
+                compile_seconds=(t1 - t0) / len(members), pack=len(members), cache_hits=cache["hits"],
+                cache_requests=cache["requests"])
+        return out
+
+    def _train_packs(self, members: list[_Member], seeds: list[int], strategy: Strategy, k: int
+                     ) -> dict[int, TrainResult | TrainingError]:
+        out: dict[int, TrainResult | TrainingError] = {}
+        for i in range(0, len(members), k):
+            out.update(self._train_pack(members[i:i + k], seeds, strategy))
+        return out
+
+    def train_many(self, networks: Sequence[ExportedNetwork], seeds: Sequence[int] | None = None,
+                   strategy: str | None = None) -> list[TrainResult | TrainingError]:
+        """Train every network on each seed, in packs of train.pack candidates sharing a loop strategy; one
+        TrainResult or TrainingError (kind shape, nan, oom or crash) per network, in order."""
+        cfg = self.config
+        seeds = list(seeds) if seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
+        forced = Strategy.parse(strategy or cfg.strategy)
+        out: dict[int, TrainResult | TrainingError] = {}
+        groups: dict[Strategy, list[_Member]] = {}
+        for index, network in enumerate(networks):
+            try:
+                self.check_output(network)
+                size, forward = self.measure(network)
+            except TrainingError as err:
+                out[index] = err
+                continue
+            except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
+                kind = getattr(err, "kind", None) or error_kind(err)  # an ExportError names its own
+                out[index] = TrainingError(kind, f"{type(err).__name__}: {err}")
+                continue
+            chosen = forced or rule(network.ops, jax.default_backend())
+            groups.setdefault(chosen, []).append(_Member(index, network, size, forward))
+        k = pack_size(cfg.get("pack", 0), jax.default_backend())
+        for chosen, members in groups.items():
+            out.update(self._train_packs(members, seeds, chosen, k))
+        return [out[i] for i in range(len(networks))]
+
+    def train(self, network: ExportedNetwork, seeds: Sequence[int] | None = None,
+              strategy: str | None = None) -> TrainResult:
+        """Train one network (a pack of one); raises its TrainingError."""
+        result = self.train_many([network], seeds, strategy)[0]
+        if isinstance(result, TrainingError):
+            raise result
+        return result
