@@ -106,7 +106,8 @@ class ClrsTask:
     def prepare(self, cache: Any) -> None:
         """Nothing: the samplers run in the worker, from nothing on disk."""
 
-    def trainer(self, train_config_: Mapping[str, Any], memory_budget_bytes: int | None = None) -> SlotTrainer:
+    def trainer(self, train_config_: Mapping[str, Any], memory_budget_bytes: int | None = None,
+                state_dir: str | None = None) -> SlotTrainer:
         from clrs_tasks.train import DataSeeds
 
         seed = int(train_config_.get("seed", 0))
@@ -151,9 +152,13 @@ class SlotTrainer:
                 "algorithm": self.algorithm, "train_seconds": round(time.perf_counter() - start, 2),
                 "val_curve": out["val_curve"]}
 
-    def train_many(self, programs: Sequence[slot.ExportedSlot], seeds: Sequence[int] | None
-                   ) -> list[dict[str, Any] | Exception]:
+    def train_many(self, programs: Sequence[slot.ExportedSlot], seeds: Sequence[int] | None,
+                   steps: Sequence[int] | None = None, on_phase: Any = None) -> list[dict[str, Any] | Exception]:
         """One after another: a CLRS candidate is its own trusted model, compiled per batch shape."""
+        from evojax_nas.train.trainer import TrainingError
+
+        if steps is not None:
+            return [TrainingError("crash", "successive halving is not implemented for CLRS")] * len(programs)
         out: list[dict[str, Any] | Exception] = []
         for program in programs:
             try:

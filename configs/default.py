@@ -17,6 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.eval = ml_collections.ConfigDict({
         "num_workers": 1,
         "timeout_s": 900.0,  # training one program (all its seeds)
+        # compiling one pack's programs (init and training, or evaluation): 0.3-1.3 s each for the seeds and
+        # logged children on the 2-core CPU; a program that would take minutes fails fast, named
+        "compile_timeout_s": 120.0,
         "trace_timeout_s": 60.0,  # loading and exporting one program in its sandbox
         # ...and the CPU time (all threads) it may take: the seeds need 0.5-2.2 s for 2 seed counts (measured on
         # the 2-core CPU: the GRU 1.4, cnn_bn_dropout 2.2, CLRS triplets 0.6-1.4); more buys trace-time training

@@ -19,6 +19,10 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
     config.min_val_accuracy = 0.9
     config.search = ml_collections.ConfigDict({
         "method": "evoprompting",
+        # successive halving: rungs as fractions of train.num_steps, e.g. (0.1, 0.3, 1.0); () trains every child
+        # the full budget; fidelity_keep: the fraction of a rung that goes on (search/fidelity.py)
+        "fidelity": (),
+        "fidelity_keep": 1 / 3,
         "seed": 0,
         "num_rounds": 10,
         "num_prompts": 10,  # prompts per sampling attempt

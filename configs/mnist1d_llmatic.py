@@ -26,6 +26,10 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
     config.seeds = ("seeds/llmatic/mnist1d.py", "seeds/llmatic/mnist1d_example.py")  # the initial net, a worked example
     config.search = ml_collections.ConfigDict({
         "method": "llmatic",
+        # successive halving: rungs as fractions of train.num_steps, e.g. (0.1, 0.3, 1.0); () trains every child
+        # the full budget; fidelity_keep: the fraction of a rung that goes on (search/fidelity.py)
+        "fidelity": (),
+        "fidelity_keep": 1 / 3,
         "seed": 0,
         "num_rounds": 20,  # generations (the paper: 20 of 100 networks, 2000 in all)
         "batch": 100,  # networks per generation

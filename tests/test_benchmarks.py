@@ -27,3 +27,14 @@ def test_population_throughput_runs_and_ends_with_its_json_line():
     assert last["split"]["this tree"]["trained"] == 3
     warm = last["split"]["this tree, warm cache"]
     assert warm["cache_hits"] == warm["cache_requests"] > 0  # the second evaluation compiled nothing
+
+
+def test_successive_halving_runs_and_ends_with_its_json_line():
+    out = subprocess.run([sys.executable, "benchmarks/successive_halving.py", "--population", "3", "--steps", "4",
+                          "--seeds", "2", "--settings", "0.5,1:0.34", "0.25,0.5,1:0.5", "--top", "1",
+                          "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    assert last["trained"] == 3 and set(last["settings"]) == {"0.5,1:0.34", "0.25,0.5,1:0.5"}
+    assert 0 <= last["settings"]["0.5,1:0.34"]["top_kept"] <= 2
+    assert last["settings"]["0.5,1:0.34"]["fraction_of_steps"] == (3 * 2 + 2 * 2) / (3 * 4)

@@ -133,3 +133,34 @@ def test_candidates_packed_together_cannot_see_or_change_each_other(hostile_neig
         np.testing.assert_allclose(together.metrics["final_loss"], alone.metrics["final_loss"], rtol=1e-3)
         np.testing.assert_allclose(together.metrics["val_accuracy"], alone.metrics["val_accuracy"], atol=0.004)
         assert together.metrics["params"] == alone.metrics["params"]
+
+
+def test_a_rung_of_successive_halving_continues_from_the_state_the_last_one_left():
+    # Two workers: a program's second rung may land on the other worker, which reads the state its first rung
+    # left in the evaluator's folder. Continuing equals training the full budget at once, to the last bit.
+    train = default_config()
+    train.update(num_steps=120)
+    programs = [Program.from_file(SEEDS / f"{name}.py") for name in ("mlp", "cnn", "gru")]
+    config = EvaluatorConfig(train_config=train.to_dict(), num_workers=2, data_seed=11)
+    with Evaluator(config) as evaluator:
+        first = evaluator.evaluate(programs, steps=(0, 40))
+        second = evaluator.evaluate(programs[::-1], steps=(40, 120))[::-1]
+    with Evaluator(config) as evaluator:
+        whole = evaluator.evaluate(programs)
+    for a, b, full in zip(first, second, whole, strict=True):
+        assert a.ok and b.ok and full.ok, (a.failure, b.failure, full.failure)
+        assert a.metrics["steps"] == 40 and b.metrics["steps"] == full.metrics["steps"] == 120
+        assert b.metrics["final_loss"] == full.metrics["final_loss"]
+        assert b.metrics["val_accuracy"] == full.metrics["val_accuracy"]
+
+
+def test_compiling_has_its_own_deadline_and_is_named_when_missed():
+    train = default_config()
+    train.update(num_steps=20)
+    config = EvaluatorConfig(train_config=train.to_dict(), compile_timeout_s=0.2, compile_cache="", timeout_s=600)
+    with Evaluator(config) as evaluator:
+        (result,) = evaluator.evaluate([Program.from_file(SEEDS / "gru.py")])  # compiles in about 1.5 s here
+        restarts = evaluator.restarts
+    assert result.failure is not None and result.failure.kind == "timeout"
+    assert "compiling took over 0.2 s" in result.failure.message and result.seconds < 60
+    assert restarts == 1

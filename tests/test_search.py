@@ -1,8 +1,8 @@
 """EvoPrompting end to end on MNIST-1D with the real embedded LM, real training and the real sandbox, on
-a small budget: one uninterrupted two-round run is shared by the tests; resuming after SIGKILL and after a
-corrupt checkpoint must reproduce its population. Every test of the run is slow (the run takes 3 minutes);
-the default suite has the search's bookkeeping with a scripted LM in test_search_logic.py, and the real LM,
-sandbox and trainer in their own tests."""
+a small budget: one uninterrupted two-round run, with successive halving, is shared by the tests; resuming
+after SIGKILL in the middle of a rung and after a corrupt checkpoint must reproduce its population. Every test
+of the run is slow (the run takes 3 minutes); the default suite has the search's bookkeeping with a scripted LM
+in test_search_logic.py, and the real LM, sandbox and trainer in their own tests."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def get_config():
     config = load_config("{ROOT}/configs/mnist1d_evoprompting.py:small")
     config.seeds = ("seeds/mnist1d/mlp.py", "seeds/mnist1d/cnn.py", "seeds/mnist1d/gru.py")  # short prompts
     config.search.update(num_prompts=2, samples_per_prompt=5, num_children=3, max_samples_per_round=20,
-                         max_new_tokens=200, seed=1)
+                         max_new_tokens=200, seed=1, fidelity=(0.5, 1.0), fidelity_keep=0.5)
     config.train.update(num_steps=200)
     config.min_val_accuracy = 0.5  # 200 steps: a test of the machinery, not of accuracy
     return config
@@ -95,6 +95,10 @@ def test_two_rounds_make_valid_new_children(run):
             assert by_id[parent]["program"]["source"] != r["program"]["source"]
     screens = [r for r in records if r["stage"] == "screen"]
     assert len({r["id"] for r in screens}) == len(screens), "a program was evaluated twice"
+    # successive halving: the children's first rung is logged; those stopped there never reach the pool
+    assert any(r["stage"] == "rung0" for r in children), "no rung of successive halving was logged"
+    stopped = {r["id"] for r in screens if (r["result"]["failure"] or {}).get("kind") == "stopped"}
+    assert not stopped & {p.id for p in state.pool}
     # Every logged candidate that failed says why; every round reports its yield.
     assert all(r["reason"] for r in records if not r["eligible"])
     assert [h["round"] for h in state.history] == [0, 1, 2]
@@ -234,8 +238,8 @@ def test_truncated_log_line_is_dropped(tmp_path):
 
 @pytest.mark.slow
 def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp_path):
-    """Kill `evonas search` with SIGKILL as soon as round 1 has logged a child (other children still
-    training), resume it, and compare with the uninterrupted run."""
+    """Kill `evonas search` with SIGKILL as soon as round 1 has logged a child's first rung (other children
+    still training, none at the full budget yet), resume it, and compare with the uninterrupted run."""
     reference_dir, reference = run
     workdir = tmp_path / "killed"
     workdir.mkdir()
@@ -245,7 +249,8 @@ def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and process.poll() is None:
-        if any(r["round"] == 1 for r in log_of(workdir)) if (workdir / "candidates.jsonl").exists() else False:
+        if any(r["round"] == 1 and r["stage"] == "rung0" for r in log_of(workdir)) if (
+                workdir / "candidates.jsonl").exists() else False:
             break
         time.sleep(0.2)
     assert process.poll() is None, "the run ended before round 1 logged a child"
@@ -255,6 +260,7 @@ def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp
     assert evaluation_processes() == set(), "a worker, zygote or sandbox outlived the killed search"
     logged = log_of(workdir)
     assert sorted(os.listdir(workdir / "checkpoints")) == ["0"]
+    assert not any(r["round"] == 1 and r["stage"] == "screen" and r["result"]["metrics"] for r in logged)
     done = subprocess.run([sys.executable, "-m", "evojax_nas.cli", "search", "--workdir", str(workdir)],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -56,13 +56,15 @@ class ScriptedEvaluator:
 
     def __init__(self, lucky: tuple[str, ...] = ()):
         self.trained: list[tuple[str, tuple[int, ...]]] = []
+        self.steps: list[tuple[str, tuple[int, int] | None]] = []  # (program, the rung's steps or None: all)
         self.lucky = lucky
 
-    def evaluate(self, programs, seeds=None, on_result=None):
+    def evaluate(self, programs, seeds=None, on_result=None, steps=None):
         seeds = list(seeds) if seeds is not None else [0]
         results = []
         for p in programs:
             self.trained.append((p.id, tuple(seeds)))
+            self.steps.append((p.id, tuple(steps) if steps else None))
             if ".crash()" in p.source:
                 result = Result(p.id, failure=Failure("crash", "AttributeError: 'Array' object has no 'crash'"))
             else:
@@ -164,7 +166,7 @@ class EchoEvaluator:
     def __init__(self, metrics):
         self.metrics = metrics
 
-    def evaluate(self, programs, seeds=None, on_result=None):
+    def evaluate(self, programs, seeds=None, on_result=None, steps=None):
         for p in programs:
             on_result(Result(p.id, metrics=self.metrics))
 
@@ -196,3 +198,34 @@ def test_a_replayed_round_reuses_the_journal_and_ends_the_same():
     strip = lambda s: {**s.to_dict(), "history": [{k: v for k, v in h.items() if k != "seconds"}  # noqa: E731
                                                    for h in s.history]}
     assert strip(replay) == strip(state1)
+
+
+def test_successive_halving_scores_the_full_budget_only_and_logs_the_stopped_with_their_rung():
+    from evojax_nas.search.fidelity import Fidelity
+
+    evaluator, journal = ScriptedEvaluator(), MemoryJournal()
+    evo = search(evaluator, journal, num_children=4, samples_per_prompt=4, max_samples_per_round=8,
+                 retry_failed=False)
+    evo.pipeline.fidelity = Fidelity.of((0.25, 1.0), 0.5, 100)
+    state = evo.run_round(evo.run_round(evo.initial_state()))
+    seeds_ = {p.id for p in seeds()}
+    assert all(steps is None for pid, steps in evaluator.steps if pid in seeds_)  # the seeds: the full budget
+    rung0 = [pid for pid, steps in evaluator.steps if steps == (0, 25)]
+    went_on = [pid for pid, steps in evaluator.steps if steps == (25, 100)]
+    ok = [pid for pid in rung0 if journal.results[(pid, "rung0")].ok]
+    assert len(ok) >= 2 and len(went_on) == -(-len(ok) // 2) and set(went_on) <= set(ok)
+    best = sorted(ok, key=lambda pid: (-journal.results[(pid, "rung0")].metrics["val_accuracy_mean"], pid))
+    assert went_on == best[: len(went_on)]  # the best by validation accuracy, ties by id
+    stopped = [pid for pid in ok if pid not in went_on]
+    assert all(journal.results[(pid, "screen")].failure.kind == "stopped" for pid in stopped)
+    assert "rung 1 of 2" in journal.results[(stopped[0], "screen")].failure.message
+    assert not {p.id for p in state.pool} & set(stopped)  # never in the population
+    # replayed from the journal (a resumed run): the same state, nothing trained again
+    again = search(ScriptedEvaluator(), journal, num_children=4, samples_per_prompt=4, max_samples_per_round=8,
+                   retry_failed=False)
+    again.pipeline.fidelity = evo.pipeline.fidelity
+    replayed = again.run_round(again.run_round(again.initial_state()))
+    assert [p.id for p in replayed.pool] == [p.id for p in state.pool] and not again.pipeline.evaluator.trained
+    thirds = Fidelity.of((0.1, 0.3, 1.0), 1 / 3, 1000)
+    assert thirds.steps == (100, 300, 1000)
+    assert abs(thirds.fraction_of_steps(27) - (27 * 100 + 9 * 200 + 3 * 700) / 27000) < 1e-9

@@ -4,8 +4,10 @@ evaluator (evaluate/pool.py) traces, schedules and turns replies into Results, w
 
 A pack goes to one worker in one request; the worker trains it in as few compiled programs as its trainer's
 `pack` setting and memory allow, and answers each program in its own frame. The deadline is the per-program
-timeout times the pack's size; a worker that misses it, dies or sends garbage is killed (its process group)
-and replaced, and every program of its pack still unanswered gets a failure."""
+timeout times the pack's size; compiling has its own, shorter one (the worker says when it starts and stops
+compiling), so a program that would take minutes to compile fails fast, named. A worker that misses either,
+dies or sends garbage is killed (its process group) and replaced, and every program of its pack still
+unanswered gets a failure."""
 
 from __future__ import annotations
 
@@ -60,8 +62,10 @@ class TrainBackend(Protocol):
         """Slots that can take a pack now."""
         ...
 
-    def submit(self, pack: Sequence[TrainJob], seeds: Sequence[int] | None) -> list[Reply]:
-        """Send a pack to a free slot; replies for jobs that could not be sent (a Failure each)."""
+    def submit(self, pack: Sequence[TrainJob], seeds: Sequence[int] | None, steps: Sequence[int] | None = None
+               ) -> list[Reply]:
+        """Send a pack to a free slot (trained from steps[0] to steps[1] when given); replies for jobs that could
+        not be sent (a Failure each)."""
         ...
 
     def waitables(self) -> list[Any]:
@@ -94,6 +98,7 @@ class _Worker:
         self.reader = frames.FrameReader(ours, MAX_REPLY_BYTES)
         self.pack: dict[str, TrainJob] = {}  # program id -> job, until answered
         self.deadline = 0.0
+        self.compiling_since: float | None = None
         try:
             self.send(setup)
             ready = self.wait_frame(startup_timeout_s)
@@ -177,9 +182,11 @@ class LocalSetup:
     data_dir: Path  # the task's data, readable by the workers
     log_dir: Path  # the evaluator's folder: worker logs and work folders
     timeout_s: float  # per program: a pack's deadline is this times its size
+    compile_timeout_s: float  # one compilation phase of a pack (its init and training programs, or its evaluation)
     startup_timeout_s: float
     devices: Sequence[int] | None = None
     compile_cache: str | None = None  # jax's persistent compilation cache, written by the workers only
+    state_dir: str | None = None  # where successive halving's rungs leave their states, for any worker
 
 
 class LocalBackend:
@@ -199,7 +206,8 @@ class LocalBackend:
         setup = {"task": s.task, "task_kwargs": s.task_kwargs, "train_config": dict(s.train_config),
                  "memory_bytes": s.memory_bytes, "program_memory_bytes": s.program_memory_bytes,
                  "isolation": s.isolation, "log_path": str(s.log_dir / f"worker-{index}.log"),
-                 "workdir": str(workdir), "cache": str(s.data_dir), "compile_cache": s.compile_cache}
+                 "workdir": str(workdir), "cache": str(s.data_dir), "compile_cache": s.compile_cache,
+                 "state_dir": s.state_dir}
         w = _Worker(setup, isolation.worker_env(str(workdir), str(s.data_dir), device),
                     s.log_dir / f"worker-{index}.log", s.startup_timeout_s)
         if w.missing and not self.workers and not self.restarts:
@@ -223,10 +231,12 @@ class LocalBackend:
     def free(self) -> int:
         return sum(not w.pack for w in self.workers)
 
-    def submit(self, pack: Sequence[TrainJob], seeds: Sequence[int] | None) -> list[Reply]:
+    def submit(self, pack: Sequence[TrainJob], seeds: Sequence[int] | None, steps: Sequence[int] | None = None
+               ) -> list[Reply]:
         index = next(i for i, w in enumerate(self.workers) if not w.pack)
         w = self.workers[index]
-        request = {"seeds": list(seeds) if seeds is not None else None, "pack": [
+        request = {"seeds": list(seeds) if seeds is not None else None,
+                   "steps": list(steps) if steps is not None else None, "pack": [
             {"id": job.program.id, "programs": {k: base64.b64encode(v).decode() for k, v in job.blobs.items()},
              "known": job.known} for job in pack]}
         try:
@@ -236,14 +246,19 @@ class LocalBackend:
             failure = Failure("crash", "the train worker died before the programs were sent")
             return [(job, failure, time.monotonic() - job.started) for job in pack]
         w.pack = {job.program.id: job for job in pack}
-        w.deadline = time.monotonic() + self.setup.timeout_s * len(pack)
+        w.deadline, w.compiling_since = time.monotonic() + self.setup.timeout_s * len(pack), None
         return []
 
     def waitables(self) -> list[Any]:
         return [w.reader for w in self.workers if w.pack]
 
+    def _deadline(self, w: _Worker) -> float:
+        if w.compiling_since is None:
+            return w.deadline
+        return min(w.deadline, w.compiling_since + self.setup.compile_timeout_s)
+
     def deadline(self) -> float | None:
-        return min((w.deadline for w in self.workers if w.pack), default=None)
+        return min((self._deadline(w) for w in self.workers if w.pack), default=None)
 
     def collect(self) -> list[Reply]:
         out: list[Reply] = []
@@ -263,11 +278,18 @@ class LocalBackend:
             failure = None
         out: list[Reply] = []
         for reply in replies:
+            if isinstance(reply, dict) and reply.get("phase") in ("compile", "train") and len(reply) == 1:
+                w.compiling_since = now if reply["phase"] == "compile" else None
+                continue
             job = w.pack.pop(str(reply.get("id")), None) if isinstance(reply, dict) else None
             if job is None:  # a reply for no program of its pack: the worker is not trusted further
                 failure = Failure("crash", "the train worker answered for a program it was not given")
                 break
             out.append((job, reply, now - job.started))
+        if failure is None and w.pack and w.compiling_since is not None and (
+                now >= w.compiling_since + self.setup.compile_timeout_s) and not w.reader.closed:
+            failure = Failure("timeout", f"compiling took over {self.setup.compile_timeout_s:g} s "
+                                         f"(eval.compile_timeout_s); worker killed")
         if failure is None and w.pack and (w.reader.closed or now >= w.deadline):
             failure = w.death(now >= w.deadline, self.setup.timeout_s * max(1, len(w.pack)))
         if failure is not None:

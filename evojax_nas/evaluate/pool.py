@@ -44,6 +44,7 @@ class EvaluatorConfig:
     train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     num_workers: int = 1
     timeout_s: float = 600.0  # training, per program (a pack's deadline: this times its size)
+    compile_timeout_s: float = 120.0  # one compilation phase of a pack (configs/default.py says why)
     trace_timeout_s: float = 60.0  # loading and exporting, per program
     trace_cpu_s: float = 20.0  # CPU time (all threads) for loading and exporting (configs/default.py says why)
     startup_timeout_s: float = 300.0
@@ -69,6 +70,7 @@ class EvaluatorConfig:
         e, d = config.eval, cls()
         return cls(task=config.task, task_kwargs=dict(config.task_kwargs), train_config=dict(config.train),
                    num_workers=e.num_workers, timeout_s=e.timeout_s,
+                   compile_timeout_s=e.get("compile_timeout_s", d.compile_timeout_s),
                    trace_timeout_s=e.get("trace_timeout_s", d.trace_timeout_s),
                    trace_cpu_s=e.get("trace_cpu_s", d.trace_cpu_s),
                    memory_bytes=int(e.memory_gb * 2**30),
@@ -142,11 +144,13 @@ class Evaluator:
         compile_cache = str(cache_dir() / "compile") if c.compile_cache is None else c.compile_cache
         if compile_cache:
             Path(compile_cache).mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.log_dir / "states").mkdir(mode=0o700, exist_ok=True)
         return LocalBackend(LocalSetup(
             task=c.task, task_kwargs=self.worker_task_kwargs, train_config=dict(c.train_config),
             memory_bytes=c.memory_bytes, program_memory_bytes=c.program_memory_bytes, isolation=c.isolation,
-            data_dir=self.data_dir, log_dir=self.log_dir, timeout_s=c.timeout_s,
-            startup_timeout_s=c.startup_timeout_s, devices=c.devices, compile_cache=compile_cache or None))
+            data_dir=self.data_dir, log_dir=self.log_dir, timeout_s=c.timeout_s, compile_timeout_s=c.compile_timeout_s,
+            startup_timeout_s=c.startup_timeout_s, devices=c.devices, compile_cache=compile_cache or None,
+            state_dir=str(self.log_dir / "states")))
 
     def _start_sandbox(self) -> TraceSandbox:
         limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
@@ -173,10 +177,12 @@ class Evaluator:
     # -- evaluation ---------------------------------------------------------------------------------
 
     def evaluate(self, programs: Sequence[Program], seeds: Sequence[int] | None = None,
-                 on_result: Callable[[Result], None] | None = None) -> list[Result]:
+                 on_result: Callable[[Result], None] | None = None, steps: Sequence[int] | None = None
+                 ) -> list[Result]:
         """Check every program here, trace those that pass in sandboxes, train their exported programs in
-        the workers; one Result each, in order. `on_result` sees each result as soon as it is known."""
-        run = _Round(self, seeds, on_result)
+        the workers; one Result each, in order. `on_result` sees each result as soon as it is known. `steps`
+        (start, end): a rung of successive halving (train/states.py), scored at step `end`."""
+        run = _Round(self, seeds, on_result, steps)
         for program in programs:
             if program.id in run.results or any(p.id == program.id for p in run.to_trace):
                 continue
@@ -194,9 +200,12 @@ class _Round:
     """The state of one evaluate() call: queues, jobs in flight, results."""
 
     def __init__(self, evaluator: Evaluator, seeds: Sequence[int] | None,
-                 on_result: Callable[[Result], None] | None):
+                 on_result: Callable[[Result], None] | None, steps: Sequence[int] | None = None):
         self.ev, self.config = evaluator, evaluator.config
         self.seeds = list(seeds) if seeds is not None else None
+        self.steps = [int(s) for s in steps] if steps is not None else None
+        # only a training to the full budget counts as trained (a rung is a prefix of one)
+        self.full = self.steps is None or self.steps[1] >= int(self.config.train_config.get("num_steps", 0))
         self.on_result = on_result
         self.results: dict[str, Result] = {}
         self.to_trace: deque[Program] = deque()
@@ -207,7 +216,8 @@ class _Round:
         # Computations trained before this call: a program that computes the same is not trained again. Two
         # in this call both train (to the same numbers), since which one finishes first is down to timing and
         # a run must give the same results when replayed.
-        self.known = [c for (c, seeds) in evaluator.trained if seeds == self._seeds_key()]
+        self.known = [c for (c, seeds) in evaluator.trained if seeds == self._seeds_key()] if not (
+            self.steps and self.steps[0]) else []  # a later rung continues what the first rung admitted
         self.pack = 1
 
     def finish(self, result: Result) -> None:
@@ -260,7 +270,7 @@ class _Round:
             pack = [self.to_train.popleft() for _ in range(min(self.pack, len(self.to_train)))]
             for job in pack:
                 job.known = [c for c in self.known if self.ev.trained[(c, self._seeds_key())] != job.program.id]
-            for job, failure, seconds in backend.submit(pack, self.seeds):
+            for job, failure, seconds in backend.submit(pack, self.seeds, self.steps):
                 self.finish(Result(job.program.id, failure=failure, seconds=seconds))
 
     def _seeds_key(self) -> tuple[int, ...] | None:
@@ -309,6 +319,6 @@ class _Round:
                                      "trained", seconds)
             return Result.failed(program.id, "duplicate", f"computes the same as program {original}", seconds)
         result = Result.from_worker(program.id, reply, seconds)
-        if result.computation is not None and result.failure is None:
+        if result.computation is not None and result.failure is None and self.full:
             self.ev.mark_trained(result.computation, self._seeds_key(), program.id)
         return result

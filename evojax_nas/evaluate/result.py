@@ -69,8 +69,9 @@ class Result:
             computation = None
         failure = message.get("failure")
         if isinstance(failure, dict):
-            kind = str(failure.get("kind"))  # a duplicate is the evaluator's word, never a reply's
-            result = cls.failed(program_id, "crash" if kind == "duplicate" else kind, failure.get("message", ""),
+            kind = str(failure.get("kind"))  # duplicate and stopped are the evaluator's words, never a reply's
+            result = cls.failed(program_id, "crash" if kind in ("duplicate", "stopped") else kind,
+                                failure.get("message", ""),
                                 seconds)
             result.computation = computation
             return result

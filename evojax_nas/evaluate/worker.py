@@ -70,7 +70,8 @@ def train_pack(trainer: ProgramTrainer, request: dict[str, Any], send: Callable[
     if not loaded:
         return
     try:
-        outcomes = trainer.train_many([program for _, program in loaded], request.get("seeds"))
+        outcomes = trainer.train_many([program for _, program in loaded], request.get("seeds"), request.get("steps"),
+                                      on_phase=lambda phase: send({"phase": phase}))
     except Exception as err:  # noqa: BLE001 (every error is a failure)
         outcomes = [err] * len(loaded)
     for (reply, _), outcome in zip(loaded, outcomes, strict=True):
@@ -96,9 +97,9 @@ def main(fd: int, parent: int) -> None:
     sock = socket.socket(fileno=fd)
     setup = frames.recv(sock, MAX_REQUEST_BYTES)
     _log_to(setup["log_path"], setup["workdir"])
-    compile_cache = setup.get("compile_cache")
+    compile_cache, state_dir = setup.get("compile_cache"), setup.get("state_dir")
     layers = isolation.confine_worker(setup["memory_bytes"], setup["workdir"], isolation.worker_readable(
-        setup["cache"]), [compile_cache] if compile_cache else [])
+        setup["cache"]), [path for path in (compile_cache, state_dir) if path])
     if setup["isolation"] == "strict" and isolation.missing(layers, isolation.WORKER_LAYERS):
         frames.send(sock, {"ready": False, "layers": layers})  # fails closed: nothing untrusted is read
         return
@@ -109,7 +110,7 @@ def main(fd: int, parent: int) -> None:
     use_compile_cache(compile_cache)
 
     trainer = get_task(setup["task"], **setup["task_kwargs"]).trainer(
-        setup["train_config"], memory_budget_bytes=setup.get("program_memory_bytes"))
+        setup["train_config"], memory_budget_bytes=setup.get("program_memory_bytes"), state_dir=state_dir)
     frames.send(sock, {"ready": True, "platform": jax.default_backend(), "layers": layers})
     while True:
         try:

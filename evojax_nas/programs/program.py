@@ -8,7 +8,9 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-FailureKind = Literal["syntax", "forbidden", "interface", "shape", "nan", "timeout", "oom", "crash", "duplicate"]
+# "duplicate" and "stopped" (by successive halving) are the evaluator's and the search's words, never a worker's
+FailureKind = Literal["syntax", "forbidden", "interface", "shape", "nan", "timeout", "oom", "crash", "duplicate",
+                      "stopped"]
 FAILURE_KINDS: tuple[str, ...] = FailureKind.__args__
 
 

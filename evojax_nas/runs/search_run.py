@@ -21,6 +21,7 @@ from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import RunJournal
 from evojax_nas.runs.metrics import RunMetrics
 from evojax_nas.runs.report import write_report
+from evojax_nas.search.fidelity import Fidelity
 from evojax_nas.search.method import check_config, method_class
 
 log = logging.getLogger("evojax_nas")
@@ -171,6 +172,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
         method = method_class(config.search.get("method", "evoprompting"))
         search = method(config.search, lm, evaluator, seeds, journal, config.min_val_accuracy, evaluator.task,
                         screen_seeds=config.train.num_seeds, train_seed=config.train.seed)
+        search.pipeline.fidelity = Fidelity.from_config(config.search, config.train.num_steps)
         restored = checkpoints.restore(lm.state_tree() if tunable else None)
         if restored is None:
             state = search.initial_state()

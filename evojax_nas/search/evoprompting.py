@@ -184,6 +184,7 @@ class EvoPrompting:
         stats.update(round=new.round, evaluated=len(children), trained=len(trained) - stats.get("retry_trained", 0),
                      trained_yield=len(trained) / max(stats["sampled"] + stats.get("retried", 0), 1),
                      eligible=sum(1 for *_, eligible in trained if eligible),
+                     stopped=sum(f.kind == "stopped" for _, f in failed),  # by successive halving
                      confirmed=sum(len(c.program.metrics["val_accuracy"]) > self.screen_seeds for c, *_ in trained),
                      best_fitness=program_fitness(top[0]) if top else None,
                      models_evaluated=len(new.seen), seconds=round(time.perf_counter() - start, 2))

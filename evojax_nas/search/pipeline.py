@@ -18,6 +18,7 @@ from evojax_nas.evaluate.result import Result
 from evojax_nas.lm.extract import extract_program
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
+from evojax_nas.search.fidelity import Fidelity
 from evojax_nas.search.fingerprint import fingerprint
 from evojax_nas.search.fitness import Score, score
 from evojax_nas.search.prompts import assemble_child, stop_markers
@@ -80,6 +81,7 @@ class Pipeline:
         self.spec = task.prompt
         self.min_val_accuracy, self.max_new_tokens = min_val_accuracy, max_new_tokens
         self.progress = progress or (lambda event, info: None)
+        self.fidelity: Fidelity | None = None  # successive halving of the children's screening (search/fidelity.py)
 
     def generate(self, state: Ledger, texts: list[str], temps: list[float], n: int, lm_seed: int,
                  context: dict[str, Any]) -> list[list[str]]:
@@ -146,7 +148,48 @@ class Pipeline:
     def train(self, state: Ledger, programs: list[Program], stage: str = "screen",
               seeds: list[int] | None = None) -> dict[str, Result]:
         """Results of `stage` for the programs: from the journal, else trained (in one batch) and logged as
-        each comes. Confirmation results are logged merged with the screening seeds."""
+        each comes. Confirmation results are logged merged with the screening seeds. With a fidelity, the
+        children's screening is successive halving (the seeds always train the full budget)."""
+        children = [p for p in programs if p.origin.get("kind") != "seed"]
+        if stage == "screen" and self.fidelity is not None and len(children) > 1:
+            results = self._halving(state, children, seeds)
+            results.update(self._stage(state, [p for p in programs if p.id not in results], stage, seeds))
+        else:
+            results = self._stage(state, programs, stage, seeds)
+        state.seen.extend(p.id for p in programs if p.id not in state.seen)
+        return results
+
+    def _halving(self, state: Ledger, children: list[Program], seeds: list[int] | None) -> dict[str, Result]:
+        """Each rung trains the children still in from where the last rung stopped; the best `keep` by
+        validation accuracy (ties by id) go on, the others are logged "stopped" as their screening result.
+        Every rung is journalled, so a resumed run replays the same decisions."""
+        assert self.fidelity is not None
+        steps, out, alive, start = self.fidelity.steps, {}, list(children), 0
+        for r, end in enumerate(steps[:-1]):
+            rung = self._stage(state, alive, f"rung{r}", seeds, (start, end))
+            ranked = sorted((p for p in alive if rung[p.id].ok),
+                            key=lambda p: (-rung[p.id].metrics["val_accuracy_mean"], p.id))
+            keep = ranked[: self.fidelity.kept(len(ranked))]
+            for p in alive:
+                result = rung[p.id]
+                if p in keep:
+                    continue
+                if result.ok:
+                    result = Result(p.id, failure=Failure("stopped", (
+                        f"stopped at step {end} of {steps[-1]} (rung {r + 1} of {len(steps)}): validation accuracy "
+                        f"{result.metrics['val_accuracy_mean']:.3f}, below the {len(keep)} that went on")),
+                        seconds=result.seconds, computation=result.computation)
+                out[p.id] = result
+                if self.journal.known_result(p.id, "screen") is None:
+                    self.log(state, p, result, "screen", mark_seen=False)
+            alive, start = keep, end
+        out.update(self._stage(state, alive, "screen", seeds, (start, steps[-1])))
+        return out
+
+    def _stage(self, state: Ledger, programs: list[Program], stage: str, seeds: list[int] | None,
+               steps: tuple[int, int] | None = None) -> dict[str, Result]:
+        """Results of `stage` for the programs, from the journal or trained (from steps[0] to steps[1] when
+        given) and logged as each comes."""
         results = {p.id: r for p in programs if (r := self.journal.known_result(p.id, stage))}
         todo = [p for p in programs if p.id not in results]
         by_id = {p.id: p for p in programs}
@@ -161,6 +204,5 @@ class Pipeline:
                                         "stage": stage})
 
         if todo:
-            self.evaluator.evaluate(todo, seeds=seeds, on_result=on_result)
-        state.seen.extend(p.id for p in programs if p.id not in state.seen)
+            self.evaluator.evaluate(todo, seeds=seeds, on_result=on_result, steps=steps)
         return results

@@ -7,7 +7,7 @@ a trusted worker trains what was exported (`trainer`). The search and the evalua
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,9 +40,12 @@ class ProgramTrainer(Protocol):
         """Deserialise and check (raises ExportError for what the stage refuses)."""
         ...
 
-    def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None) -> list[dict[str, Any] | Exception]:
+    def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None, steps: Sequence[int] | None = None,
+                   on_phase: Callable[[str], None] | None = None) -> list[dict[str, Any] | Exception]:
         """For each program, in order: metrics as `evaluate.result.METRIC_RANGES` describes them (the score as
-        `val_accuracy`), or the error it failed with (a `kind` attribute names the failure)."""
+        `val_accuracy`), or the error it failed with (a `kind` attribute names the failure). `steps` (start,
+        end): a rung of successive halving, continued from the state the previous rung left. `on_phase` hears
+        "compile" and "train" as the work moves between them (compilation has its own deadline)."""
         ...
 
 
@@ -73,8 +76,10 @@ class Task(Protocol):
         before any worker starts: a confined worker reads its cache (EVOJAX_NAS_CACHE) but may not write it."""
         ...
 
-    def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None) -> ProgramTrainer:
-        """The train stage (builds the data; called once per worker)."""
+    def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None,
+                state_dir: str | None = None) -> ProgramTrainer:
+        """The train stage (builds the data; called once per worker). `state_dir`: where the rungs of successive
+        halving leave their states for the evaluator's other workers."""
         ...
 
 

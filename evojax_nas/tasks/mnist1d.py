@@ -126,13 +126,16 @@ class Mnist1D:
                                             int(train_config.get("batch_size", 100)),
                                             int(train_config.get("eval_batch_size", 1000))))
 
-    def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None) -> ClassifierTrainer:
+    def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None,
+                state_dir: str | None = None) -> ClassifierTrainer:
         import ml_collections
 
         from evojax_nas.train import Trainer
+        from evojax_nas.train.states import StateStore
 
         return ClassifierTrainer(Trainer(self.data(), ml_collections.ConfigDict(dict(train_config)),
-                                         memory_budget_bytes=memory_budget_bytes))
+                                         memory_budget_bytes=memory_budget_bytes,
+                                         states=StateStore(Path(state_dir) if state_dir else None)))
 
 
 @dataclasses.dataclass
@@ -146,5 +149,9 @@ class ClassifierTrainer:
 
         return ExportedNetwork.from_bytes(blobs)
 
-    def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None) -> list[dict[str, Any] | Exception]:
-        return [r if isinstance(r, Exception) else r.metrics() for r in self.trainer.train_many(programs, seeds)]
+    def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None, steps: Sequence[int] | None = None,
+                   on_phase: Any = None) -> list[dict[str, Any] | Exception]:
+        if on_phase is not None:
+            self.trainer.on_phase = on_phase
+        return [r if isinstance(r, Exception) else r.metrics()
+                for r in self.trainer.train_many(programs, seeds, steps=steps)]

@@ -28,6 +28,7 @@ from evojax_nas.tasks.base import ClassificationTask
 from evojax_nas.train.computation import ForwardCost, forward_cost
 from evojax_nas.train.cost import network_size
 from evojax_nas.train.exported import ExportedNetwork
+from evojax_nas.train.states import StateStore
 from evojax_nas.train.strategy import Strategy, rule
 
 # Init and evaluation run once per program: compiling them fast beats running them fast (3x on CPU).
@@ -133,6 +134,7 @@ class TrainResult:
     pack: int = 1  # candidates in the compiled program that trained it
     cache_hits: int = 0  # of the pack's compilations, those jax's persistent cache answered
     cache_requests: int = 0
+    steps: int = 0  # the step it was scored at (successive halving scores its rungs short of the budget)
 
     def metrics(self) -> dict[str, Any]:
         """Return the JSON-ready metrics (means over seeds plus the per-seed lists)."""
@@ -151,7 +153,7 @@ class TrainState:
     params: Any
     model_state: Any  # the network's other variables (batch statistics)
     opt_state: Any
-    keys: jax.Array  # per-seed dropout keys
+    keys: jax.Array  # per-seed dropout keys, as key data (u32[S, 2]: plain arrays, for the state store)
     step: jax.Array  # per-seed step count: the row of the batch schedule to take next
 
 
@@ -187,15 +189,15 @@ def init_state(network: ExportedNetwork, recipe: Recipe, keys: jax.Array) -> Tra
     """keys [S] -> the initial state for every seed."""
     split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
     params, model_state = network.init(jax.random.key_data(split[:, 0]), jax.random.key_data(split[:, 1]))
-    return TrainState(params, model_state, jax.vmap(recipe.tx.init)(params), split[:, 2],
+    return TrainState(params, model_state, jax.vmap(recipe.tx.init)(params), jax.random.key_data(split[:, 2]),
                       jnp.zeros(keys.shape, jnp.int32))
 
 
 def train_step(network: ExportedNetwork, recipe: Recipe, state: TrainState, data: Data, schedules: jax.Array
                ) -> tuple[TrainState, jax.Array]:
     """One optimizer step for every seed on its schedule's row (schedules [S, steps, B]) -> (state, losses [S])."""
-    pairs = jax.vmap(jax.random.split)(state.keys)
-    keys, dropout_keys = pairs[:, 0], pairs[:, 1]
+    pairs = jax.vmap(jax.random.split)(jax.random.wrap_key_data(state.keys))
+    keys, dropout_keys = jax.random.key_data(pairs[:, 0]), pairs[:, 1]
     idx = jax.vmap(lambda s, i: jax.lax.dynamic_index_in_dim(s, i, keepdims=False))(schedules, state.step)
     x, y = data.x_train[idx], data.y_train[idx]
 
@@ -271,12 +273,14 @@ class Trainer:
     Every program it compiles is first checked against memory_budget_bytes (XLA's memory analysis)."""
 
     def __init__(self, task: ClassificationTask, config: ml_collections.ConfigDict | None = None,
-                 memory_budget_bytes: int | None = None):
+                 memory_budget_bytes: int | None = None, states: StateStore | None = None):
         self.task = task
         self.config = config or default_config()
         self.recipe = Recipe(make_optimizer(self.config), task.loss, task.metric, self.config.eval_batch_size)
         self.memory_budget_bytes = memory_budget_bytes
         self.data = Data.of(task)
+        self.states = states or StateStore()  # where a rung of successive halving leaves its states
+        self.on_phase: Callable[[str], None] = lambda phase: None  # "compile" or "train", told to the evaluator
 
     # -- checks before anything compiles ------------------------------------------------------------------
 
@@ -376,37 +380,67 @@ class Trainer:
 
         return run_serial
 
-    def _train_pack(self, members: list[_Member], seeds: list[int], strategy: Strategy
+    def _train_pack(self, members: list[_Member], seeds: list[int], strategy: Strategy, steps: tuple[int, int]
                     ) -> dict[int, TrainResult | TrainingError]:
-        """Train the members in one compiled program. A program over the memory budget is split into packs
-        that fit (by the memory analysis' ratio); a pack that fails otherwise is retrained one by one."""
+        """Train the members from step steps[0] to steps[1] in one compiled program (from the stored states at
+        steps[0], trained first where none is found) and keep their states when steps[1] is short of the full
+        budget. A program over the memory budget is split into packs that fit (by the memory analysis'
+        ratio); a pack that fails otherwise is retrained one by one."""
         cfg, networks = self.config, tuple(m.network for m in members)
+        start, end = steps
+        out: dict[int, TrainResult | TrainingError] = {}
+        if start:
+            lacking = [m for m in members if not self.states.has(self.states.key(m.network.id, seeds, start))]
+            if lacking:  # trained again from the start: deterministic steps, the same numbers
+                for index, result in self._train_packs(lacking, seeds, strategy, len(lacking), (0, start)).items():
+                    if isinstance(result, TrainingError):
+                        out[index] = result
+                members = [m for m in members if m.index not in out]
+                networks = tuple(m.network for m in members)
+                if not members:
+                    return out
         schedules = jnp.asarray(np.stack([batch_schedule(s, self.data.x_train.shape[0], cfg.batch_size,
                                                          cfg.num_steps) for s in seeds]))
         before = cache_counts()
         try:
+            self.on_phase("compile")
             t0 = time.perf_counter()
             keys = jnp.stack([jax.random.key(s) for s in seeds])
             states = self.compile(functools.partial(pack_init, networks, self.recipe), keys, options=RUN_ONCE)(keys)
+            if start:
+                stored = [self.states.get(self.states.key(m.network.id, seeds, start), s)
+                          for m, s in zip(members, states, strict=True)]
+                if any(state is None for state in stored):  # unreadable: forget it, and train again from the start
+                    for m, state in zip(members, stored, strict=True):
+                        if state is None:
+                            self.states.forget(self.states.key(m.network.id, seeds, start))
+                    return {**out, **self._train_pack(members, seeds, strategy, steps)}
+                states = tuple(stored)
             run = self.runner(networks, strategy, states, schedules)
+            self.on_phase("train")
             t1 = time.perf_counter()
-            states = jax.block_until_ready(run(states, schedules, cfg.num_steps))
+            states = jax.block_until_ready(run(states, schedules, end - start))
             t2 = time.perf_counter()
-            scores = self.compile(functools.partial(pack_evaluate, networks, self.recipe), states, self.data,
-                                  options=RUN_ONCE)(states, self.data)
+            if end < cfg.num_steps:
+                for m, state in zip(members, states, strict=True):
+                    self.states.put(self.states.key(m.network.id, seeds, end), state)
+            self.on_phase("compile")
+            evaluate_pack = self.compile(functools.partial(pack_evaluate, networks, self.recipe), states, self.data,
+                                         options=RUN_ONCE)
+            self.on_phase("train")
+            scores = evaluate_pack(states, self.data)
             scores = [tuple(np.asarray(a) for a in s) for s in scores]
         except OverBudget as err:
             if len(members) == 1:
-                return {members[0].index: err}
+                return {**out, members[0].index: err}
             k = max(1, min(len(members) - 1, len(members) * self.memory_budget_bytes // err.need))
-            return self._train_packs(members, seeds, strategy, k)
+            return {**out, **self._train_packs(members, seeds, strategy, k, steps)}
         except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
             if len(members) > 1:
-                return self._train_packs(members, seeds, strategy, 1)
+                return {**out, **self._train_packs(members, seeds, strategy, 1, steps)}
             kind = err.kind if isinstance(err, TrainingError) else error_kind(err)
-            return {members[0].index: TrainingError(kind, f"training raised {type(err).__name__}: {err}")}
+            return {**out, members[0].index: TrainingError(kind, f"training raised {type(err).__name__}: {err}")}
         cache = {k: v - before[k] for k, v in cache_counts().items()}
-        out: dict[int, TrainResult | TrainingError] = {}
         for member, state, (val, test, loss) in zip(members, states, scores, strict=True):
             finite = np.isfinite(loss) & np.all([np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
                                                  for leaf in jax.tree.leaves(state.params)], axis=0)
@@ -419,21 +453,27 @@ class Trainer:
                 params=member.size, flops=member.forward.flops, width=member.forward.width,
                 depth=member.forward.depth, strategy=str(strategy), train_seconds=(t2 - t1) / len(members),
                 compile_seconds=(t1 - t0) / len(members), pack=len(members), cache_hits=cache["hits"],
-                cache_requests=cache["requests"])
+                cache_requests=cache["requests"], steps=end)
         return out
 
-    def _train_packs(self, members: list[_Member], seeds: list[int], strategy: Strategy, k: int
-                     ) -> dict[int, TrainResult | TrainingError]:
+    def _train_packs(self, members: list[_Member], seeds: list[int], strategy: Strategy, k: int,
+                     steps: tuple[int, int]) -> dict[int, TrainResult | TrainingError]:
         out: dict[int, TrainResult | TrainingError] = {}
         for i in range(0, len(members), k):
-            out.update(self._train_pack(members[i:i + k], seeds, strategy))
+            out.update(self._train_pack(members[i:i + k], seeds, strategy, steps))
         return out
 
     def train_many(self, networks: Sequence[ExportedNetwork], seeds: Sequence[int] | None = None,
-                   strategy: str | None = None) -> list[TrainResult | TrainingError]:
+                   strategy: str | None = None, steps: Sequence[int] | None = None
+                   ) -> list[TrainResult | TrainingError]:
         """Train every network on each seed, in packs of train.pack candidates sharing a loop strategy; one
-        TrainResult or TrainingError (kind shape, nan, oom or crash) per network, in order."""
+        TrainResult or TrainingError (kind shape, nan, oom or crash) per network, in order. `steps`
+        (start, end): a rung of successive halving, from the state its last rung left (default: 0 to
+        train.num_steps)."""
         cfg = self.config
+        start, end = (int(steps[0]), int(steps[1])) if steps is not None else (0, cfg.num_steps)
+        if not 0 <= start < end <= cfg.num_steps:
+            raise ValueError(f"steps must satisfy 0 <= start < end <= {cfg.num_steps}, not {steps!r}")
         seeds = list(seeds) if seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
         forced = Strategy.parse(strategy or cfg.strategy)
         out: dict[int, TrainResult | TrainingError] = {}
@@ -453,7 +493,7 @@ class Trainer:
             groups.setdefault(chosen, []).append(_Member(index, network, size, forward))
         k = pack_size(cfg.get("pack", 0), jax.default_backend())
         for chosen, members in groups.items():
-            out.update(self._train_packs(members, seeds, chosen, k))
+            out.update(self._train_packs(members, seeds, chosen, k, (start, end)))
         return [out[i] for i in range(len(networks))]
 
     def train(self, network: ExportedNetwork, seeds: Sequence[int] | None = None,
