@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -37,4 +39,4 @@ def test_successive_halving_runs_and_ends_with_its_json_line():
     last = json.loads(out.stdout.strip().splitlines()[-1])
     assert last["trained"] == 3 and set(last["settings"]) == {"0.5,1:0.34", "0.25,0.5,1:0.5"}
     assert 0 <= last["settings"]["0.5,1:0.34"]["top_kept"] <= 2
-    assert last["settings"]["0.5,1:0.34"]["fraction_of_steps"] == (3 * 2 + 2 * 2) / (3 * 4)
+    assert last["settings"]["0.5,1:0.34"]["fraction_of_steps"] == pytest.approx((3 * 2 + 2 * 2) / (3 * 4), abs=1e-4)
