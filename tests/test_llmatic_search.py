@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from evojax_nas.config import load_config
+from evojax_nas.evaluate.result import reproducible
 from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.llmatic import LlmaticState
@@ -52,9 +53,8 @@ def run(config_file, tmp_path_factory):
 
 
 def archives(state: LlmaticState) -> dict:
-    """Both archives and the prompt individuals, less the timings (a wall clock is not reproducible)."""
-    programs = {k: {m: v for m, v in p["metrics"].items() if not m.endswith("_seconds")}
-                for k, p in state.programs.items()}
+    """Both archives and the prompt individuals, less what a replay need not give again (evaluate/result.py)."""
+    programs = {k: reproducible(p["metrics"]) for k, p in state.programs.items()}
     return {"networks": state.networks, "prompts": state.prompts, "individuals": state.individuals,
             "scores": state.prompt_scores, "programs": programs, "rng": state.rng}
 

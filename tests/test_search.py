@@ -22,6 +22,7 @@ import pytest
 
 from evojax_nas.config import load_config
 from evojax_nas.evaluate import Result
+from evojax_nas.evaluate.result import reproducible
 from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, select_parents
@@ -72,9 +73,8 @@ def log_of(workdir: Path) -> list[dict]:
 
 
 def snapshot(state: SearchState) -> list[tuple[str, dict]]:
-    """The population: ids and metrics, less the timings (a wall clock is not reproducible)."""
-    return [(p.id, {k: v for k, v in p.metrics.items() if not k.endswith("_seconds")})
-            for p in population(state.pool, 10)]
+    """The population: ids and metrics, less what a replay need not give again (evaluate/result.py)."""
+    return [(p.id, reproducible(p.metrics)) for p in population(state.pool, 10)]
 
 
 @pytest.mark.slow

@@ -88,6 +88,12 @@ METRIC_RANGES = {"val_accuracy_mean": (0.0, 1.0), "test_accuracy_mean": (0.0, 1.
 OPTIONAL_RANGES = {"width": (0, 1e9), "depth": (0, 1e6)}  # LLMatic's descriptors, where a task measures them
 
 
+def reproducible(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics a replayed run gives again: less the wall clock (`*_seconds`) and what jax's compile cache
+    happened to hold (`cache_*`), which depend on the machine and on what ran before."""
+    return {k: v for k, v in metrics.items() if not (k.endswith("_seconds") or k.startswith("cache_"))}
+
+
 def _metrics_problem(metrics: Any) -> str | None:
     if not isinstance(metrics, dict):
         return "no metrics"
