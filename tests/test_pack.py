@@ -17,7 +17,7 @@ from evojax_nas.programs import Program
 from evojax_nas.programs.loader import load_class
 from evojax_nas.train import Trainer, default_config
 from evojax_nas.train.exported import ExportedNetwork
-from evojax_nas.train.trainer import TrainResult, pack_evaluate, pack_init, pack_step
+from evojax_nas.train.trainer import TrainResult, memory_need, pack_evaluate, pack_init, pack_step
 from tests.conftest import SEEDS, seed_source
 
 NAN = textwrap.dedent("""
@@ -74,8 +74,7 @@ def _need(t: Trainer, networks: tuple, seeds: list[int]) -> int:
     for fn, args in ((functools.partial(pack_init, networks, t.recipe), (keys,)),
                      (functools.partial(pack_step, networks, t.recipe), (states, t.data, schedules)),
                      (functools.partial(pack_evaluate, networks, t.recipe), (states, t.data))):
-        m = jax.jit(fn).lower(*args).compile().memory_analysis()
-        needs.append(m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes)
+        needs.append(memory_need(jax.jit(fn).lower(*args).compile()))
     return max(needs)
 
 

@@ -180,8 +180,7 @@ class Pipeline:
                         f"{result.metrics['val_accuracy_mean']:.3f}, below the {len(keep)} that went on")),
                         seconds=result.seconds, computation=result.computation)
                 out[p.id] = result
-                if self.journal.known_result(p.id, "screen") is None:
-                    self.log(state, p, result, "screen", mark_seen=False)
+                self.log(state, p, result, "screen", mark_seen=False)  # once: log() skips what the journal has
             alive, start = keep, end
         out.update(self._stage(state, alive, "screen", seeds, (start, steps[-1])))
         return out

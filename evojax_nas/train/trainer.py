@@ -254,6 +254,15 @@ def pack_evaluate(networks: Sequence[ExportedNetwork], recipe: Recipe, states: t
     return tuple(evaluate(n, recipe, s, data) for n, s in zip(networks, states, strict=True))
 
 
+def memory_need(compiled: Any) -> int:
+    """Bytes a compiled program needs by XLA's memory analysis: arguments, outputs (less what they alias) and
+    temporaries."""
+    m = compiled.memory_analysis()
+    if m is None:
+        return 0
+    return m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes
+
+
 def _seed_slice(tree: Any, i: int) -> Any:
     return jax.tree.map(lambda a: a[i:i + 1], tree)
 
@@ -291,9 +300,7 @@ class Trainer:
         compiled = jax.jit(fn, donate_argnums=donate, static_argnums=static, compiler_options=options
                            ).lower(*args).compile()
         if self.memory_budget_bytes is not None:
-            m = compiled.memory_analysis()
-            need = (m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
-                    + m.temp_size_in_bytes) if m is not None else 0
+            need = memory_need(compiled)
             if need > self.memory_budget_bytes:
                 raise OverBudget(need, self.memory_budget_bytes)
         return compiled
@@ -388,9 +395,13 @@ class Trainer:
         ratio); a pack that fails otherwise is retrained one by one."""
         cfg, networks = self.config, tuple(m.network for m in members)
         start, end = steps
+
+        def key(member: _Member, step: int) -> Any:
+            return self.states.key(member.network.id, seeds, step)
+
         out: dict[int, TrainResult | TrainingError] = {}
         if start:
-            lacking = [m for m in members if not self.states.has(self.states.key(m.network.id, seeds, start))]
+            lacking = [m for m in members if not self.states.has(key(m, start))]
             if lacking:  # trained again from the start: deterministic steps, the same numbers
                 for index, result in self._train_packs(lacking, seeds, strategy, len(lacking), (0, start)).items():
                     if isinstance(result, TrainingError):
@@ -408,12 +419,11 @@ class Trainer:
             keys = jnp.stack([jax.random.key(s) for s in seeds])
             states = self.compile(functools.partial(pack_init, networks, self.recipe), keys, options=RUN_ONCE)(keys)
             if start:
-                stored = [self.states.get(self.states.key(m.network.id, seeds, start), s)
-                          for m, s in zip(members, states, strict=True)]
+                stored = [self.states.get(key(m, start), s) for m, s in zip(members, states, strict=True)]
                 if any(state is None for state in stored):  # unreadable: forget it, and train again from the start
                     for m, state in zip(members, stored, strict=True):
                         if state is None:
-                            self.states.forget(self.states.key(m.network.id, seeds, start))
+                            self.states.forget(key(m, start))
                     return {**out, **self._train_pack(members, seeds, strategy, steps)}
                 states = tuple(stored)
             run = self.runner(networks, strategy, states, schedules)
@@ -423,7 +433,7 @@ class Trainer:
             t2 = time.perf_counter()
             if end < cfg.num_steps:
                 for m, state in zip(members, states, strict=True):
-                    self.states.put(self.states.key(m.network.id, seeds, end), state)
+                    self.states.put(key(m, end), state)
             self.on_phase("compile")
             evaluate_pack = self.compile(functools.partial(pack_evaluate, networks, self.recipe), states, self.data,
                                          options=RUN_ONCE)
