@@ -4,11 +4,14 @@ the same hint length and neither model recompiles, and sampling is not timed). P
 (target >= 1.0 on CPU), and the rate of S seeds vmapped in one program against S haiku models stepped in turn.
 
     .venv/bin/python benchmarks/clrs_throughput.py --algorithms bfs graham_scan --steps 20
+
+Last line: {"ratio": {algorithm: ours / haiku}, "ratio_seeds": {algorithm: ...} (null with --seeds 1), ...}.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -89,12 +92,19 @@ def main() -> None:
     print("| algorithm | ours steps/s | haiku steps/s | ratio | "
           f"ours x{args.seeds} (vmapped) | haiku x{args.seeds} (in turn) | ratio |")
     print("|---|---|---|---|---|---|---|")
+    rates, ratio, ratio_seeds = {}, {}, {}
     for algorithm in args.algorithms:
-        r = measure(algorithm, args.length, args.batch, args.hidden, args.steps, args.seeds)
-        seeds = (f"{r[f'ours x{args.seeds}']:.2f} | {r[f'haiku x{args.seeds}']:.2f} | "
-                 f"{r[f'ours x{args.seeds}'] / r[f'haiku x{args.seeds}']:.2f}") if args.seeds > 1 else "- | - | -"
-        print(f"| {algorithm} | {r['ours']:.2f} | {r['haiku']:.2f} | {r['ours'] / r['haiku']:.2f} | {seeds} |",
-              flush=True)
+        r = rates[algorithm] = measure(algorithm, args.length, args.batch, args.hidden, args.steps, args.seeds)
+        ratio[algorithm] = r["ours"] / r["haiku"]
+        seeds = "- | - | -"
+        if args.seeds > 1:
+            ratio_seeds[algorithm] = r[f"ours x{args.seeds}"] / r[f"haiku x{args.seeds}"]
+            seeds = f"{r[f'ours x{args.seeds}']:.2f} | {r[f'haiku x{args.seeds}']:.2f} | {ratio_seeds[algorithm]:.2f}"
+        print(f"| {algorithm} | {r['ours']:.2f} | {r['haiku']:.2f} | {ratio[algorithm]:.2f} | {seeds} |", flush=True)
+    print(json.dumps({"length": args.length, "batch": args.batch, "hidden": args.hidden, "steps": args.steps,
+                      "seeds": args.seeds, "ratio": {k: round(v, 3) for k, v in ratio.items()},
+                      "ratio_seeds": {k: round(v, 3) for k, v in ratio_seeds.items()} if args.seeds > 1 else None,
+                      "steps_per_s": {a: {k: round(v, 3) for k, v in r.items()} for a, r in rates.items()}}))
 
 
 if __name__ == "__main__":

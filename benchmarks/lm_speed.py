@@ -4,11 +4,15 @@ PyTorch `generate` on the same (de-quantised, float32) weights, and llama.cpp on
 llama-cpp-python is installed. Tokens/s = rows x new tokens / seconds (prefill included), after a warm-up.
 
     python benchmarks/lm_speed.py [--new-tokens 256] [--batches 1 16]
+
+Last line: {"ratio_vs_transformers": {batch: ours / transformers}, "ratio_vs_llama_cpp": {sampler: ...} (null
+without llama.cpp or batch 1), "tokens_per_s": {...}, ...}.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import jax
@@ -118,13 +122,18 @@ def main() -> None:
     else:
         rates["llama.cpp, batch 1"] = llama
         print(f"{'llama.cpp, batch 1':40} {args.new_tokens / llama:8.2f} {llama:9.1f}")
-    for rows in args.batches:
-        print(f"ratio ours / transformers at batch {rows}: "
-              f"{rates[f'ours, batch {rows}'] / rates[f'transformers, batch {rows}']:.2f}  (goal >= 1 at 16)")
+    vs_torch = {rows: rates[f"ours, batch {rows}"] / rates[f"transformers, batch {rows}"] for rows in args.batches}
+    for rows, ratio in vs_torch.items():
+        print(f"ratio ours / transformers at batch {rows}: {ratio:.2f}  (goal >= 1 at 16)")
+    vs_llama = None
     if "llama.cpp, batch 1" in rates and 1 in args.batches:
-        for name in samplers:
-            print(f"ratio {name} / llama.cpp at batch 1: "
-                  f"{rates[f'{name}, batch 1'] / rates['llama.cpp, batch 1']:.2f}  (goal >= 0.5)")
+        vs_llama = {name: rates[f"{name}, batch 1"] / rates["llama.cpp, batch 1"] for name in samplers}
+        for name, ratio in vs_llama.items():
+            print(f"ratio {name} / llama.cpp at batch 1: {ratio:.2f}  (goal >= 0.5)")
+    print(json.dumps({"prompt_tokens": len(ids), "new_tokens": args.new_tokens,
+                      "ratio_vs_transformers": {rows: round(r, 3) for rows, r in vs_torch.items()},
+                      "ratio_vs_llama_cpp": {k: round(r, 3) for k, r in vs_llama.items()} if vs_llama else None,
+                      "tokens_per_s": {k: round(r, 2) for k, r in rates.items()}}))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ the final Dense, the `train` argument, the class count: `evojax_nas.lm.repair.re
                                   [--save children.json | --load children.json]
 
 --save keeps the sampled completions, --load scores saved ones again (to compare repairs without sampling).
+
+Last line: {"children": N, "counts": {mode: {stage: n}}, "trained_rate": {mode: ...}, "distinct_rate": {...}, ...}.
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ def main() -> None:
     print("commonest failures after repair:")
     for cause, n in causes.most_common(12):
         print(f"  {n:3}  {cause}")
+    print(json.dumps({"children": total, "extraction": dict(outcomes),
+                      "counts": {mode: {s: counts[s] for s in STAGES} for mode, counts in table.items()},
+                      **{f"{s}_rate": {mode: round(counts[s] / total, 4) for mode, counts in table.items()}
+                         for s in ("trained", "distinct")}}))
 
 
 if __name__ == "__main__":

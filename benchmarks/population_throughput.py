@@ -65,10 +65,16 @@ def variant(family: str, size: int, folder: Path) -> Path:
     return path
 
 
+def widths(family: str) -> list[int]:
+    """The family's variant widths: the listed ones first, then every other width from 4 up, 36 in all."""
+    _, default, listed = FAMILIES[family]
+    return (listed + [w for w in range(4, 200) if w not in listed and w != default])[:36]
+
+
 def population(n: int, folder: Path) -> list[Path]:
-    """The logged programs, then family variants, round-robin over the families, up to n."""
+    """The logged programs, then family variants, round-robin over the families, up to n (128 at most)."""
     out = list(LOGGED[:n])
-    sizes = [(family, size) for i in range(8) for family, (_, _, sizes) in FAMILIES.items() for size in sizes[i:i + 1]]
+    sizes = [(family, widths(family)[i]) for i in range(36) for family in FAMILIES]
     for family, size in sizes[: max(0, n - len(out))]:
         out.append(variant(family, size, folder))
     if len(out) < n:
@@ -163,8 +169,12 @@ def split(side: dict) -> dict[str, float]:
     ok = [r for r in side["results"] if r["metrics"]]
     compile_s = sum(r["metrics"]["compile_seconds"] for r in ok)
     train_s = sum(r["metrics"]["train_seconds"] for r in ok)
-    return {"compile_s": round(compile_s, 1), "train_s": round(train_s, 1), "trained": len(ok),
-            "other_s": round(sum(r["seconds"] for r in side["results"]) - compile_s - train_s, 1),
+    # the evaluator's clocks (this tree only; None for the baseline, whose "other" holds them)
+    trace_s, queue_s = (round(sum(r["metrics"][k] for r in ok), 1) if ok and k in ok[0]["metrics"] else None
+                        for k in ("trace_seconds", "queue_seconds"))
+    return {"trace_s": trace_s, "queue_s": queue_s, "compile_s": round(compile_s, 1), "train_s": round(train_s, 1),
+            "trained": len(ok), "other_s": round(sum(r["seconds"] for r in side["results"]) - compile_s - train_s
+                                                 - (trace_s or 0) - (queue_s or 0), 1),
             "cache_hits": sum(r["metrics"].get("cache_hits", 0) for r in ok),
             "cache_requests": sum(r["metrics"].get("cache_requests", 0) for r in ok)}
 
@@ -196,15 +206,20 @@ def main() -> None:
 
     print(f"{len(programs)} programs ({len(twins)} with a PyTorch twin), {args.steps} steps, batch 100, 1 seed, "
           f"{args.workers} workers, {os.cpu_count()} cores; seconds from the first trace to the last result\n")
-    print(f"{'side':24} {'programs':>8} {'trained':>7} {'wall s':>7} {'per s':>6} {'compile':>8} {'train':>7} "
-          f"{'other':>7} {'cache':>9}")
+    print("Seconds summed over the programs (the workers run side by side): trace (sandbox), queue (traced, waiting"
+          " for a worker), compile and train (the worker), other (checks, start-up, messages; the baseline's trace "
+          "and queue too)\n")
+    print(f"{'side':24} {'programs':>8} {'trained':>7} {'wall s':>7} {'per s':>6} {'trace':>6} {'queue':>6} "
+          f"{'compile':>8} {'train':>7} {'other':>7} {'cache':>9}")
     rates = {}
     for name, side in sides.items():
         n = len(side["results"])
         rates[name] = n / side["wall"]
         s = split(side)
-        print(f"{name:24} {n:8d} {s['trained']:7d} {side['wall']:7.1f} {rates[name]:6.3f} {s['compile_s']:8.1f} "
-              f"{s['train_s']:7.1f} {s['other_s']:7.1f} {s['cache_hits']:4d}/{s['cache_requests']:<4d}")
+        trace, queue = (f"{x:6.1f}" if x is not None else f"{'-':>6}" for x in (s["trace_s"], s["queue_s"]))
+        print(f"{name:24} {n:8d} {s['trained']:7d} {side['wall']:7.1f} {rates[name]:6.3f} {trace} {queue} "
+              f"{s['compile_s']:8.1f} {s['train_s']:7.1f} {s['other_s']:7.1f} "
+              f"{s['cache_hits']:4d}/{s['cache_requests']:<4d}")
     if twins:
         rates["PyTorch"] = len(twins) / torch_s
         print(f"{'PyTorch (twins)':24} {len(twins):8d} {len(twins):7d} {torch_s:7.1f} {rates['PyTorch']:6.3f}")

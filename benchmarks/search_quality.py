@@ -11,6 +11,10 @@ model; then mean +- std per method; and writes the overlaid report (`evonas repo
 --out/report.
 
     .venv/bin/python benchmarks/search_quality.py --seeds 0 1 2 --out runs/search_quality
+
+--budget tiny (the `small` budget cut to one round of two short samples, 20 training steps, threshold 0) runs
+the benchmark end to end in minutes, for its test: the machinery, not a measurement.
+Last line: {"evaluated": N, "methods": {method: {"best_at_n": mean, "beat_best_seed": runs, ...}}, ...}.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ from evojax_nas.runs.search_run import DATA_SEED  # noqa: E402
 
 METHODS = {"evoprompting": "configs/mnist1d_evoprompting.py", "naive": "configs/mnist1d_naive.py"}
 STATIC = ("syntax", "forbidden", "interface")  # caught before training: not evaluated children
+# --budget tiny: (the config's budget, the lines that shrink it). Threshold 0: at 20 steps no seed reaches 0.9,
+# and a run needs an eligible model to report.
+TINY = ("small", "    config.search.update(num_rounds=1, num_prompts=1, samples_per_prompt=2, num_children=2,\n"
+                 "                         max_samples_per_round=2, max_new_tokens=64, retry_failed=False,\n"
+                 "                         confirm_seeds=1)\n"
+                 "    config.train.update(num_steps=20)\n    config.min_val_accuracy = 0.0\n")
 
 
 def round0_config(config: dict) -> dict:
@@ -71,9 +81,10 @@ def run_one(method: str, seed: int, budget: str, out: Path) -> dict:
     config = out / "configs" / f"{method}_s{seed}.py"
     config.parent.mkdir(parents=True, exist_ok=True)
     stats_path.parent.mkdir(exist_ok=True)
+    base, shrink = TINY if budget == "tiny" else (budget, "")
     config.write_text(f'"""{method}, search seed {seed}, budget {budget} (written by search_quality.py)."""\n\n'
                       "from evojax_nas.config import load_config\n\n\ndef get_config():\n"
-                      f"    config = load_config('{ROOT / METHODS[method]}:{budget}')\n"
+                      f"    config = load_config('{ROOT / METHODS[method]}:{base}')\n{shrink}"
                       f"    config.search.seed = {seed}\n    return config\n")
     share_round0(workdir, config, out)
     rounds = [r["step"] for r in AppendLog(workdir / "metrics.jsonl").read()]
@@ -118,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--budget", default="quality")
+    parser.add_argument("--budget", default="quality", help="a budget of the configs, or tiny (tests)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "search_quality")
     args = parser.parse_args()
     runs = [run_one(m, s, args.budget, args.out) for s in args.seeds for m in args.methods]
@@ -137,15 +148,22 @@ def main() -> None:
               f"{r['peak_rss_gb']:.1f} GB |")
     print("\n| method | runs | best fitness at N, mean +- std | beat the best seed | wall, mean* |")
     print("|---|---|---|---|---|")
+    summary = {}
     for method in args.methods:
         mine = [r for r in runs if r["method"] == method]
         at_n = np.asarray([r["curve"][n - 1] if n else r["best_seed"] for r in mine])
         beaten = sum(r["beat_round"] is not None for r in mine)
+        wall = np.mean([r["wall_s"] for r in mine])
         print(f"| {method} | {len(mine)} | {at_n.mean():.1f} +- {at_n.std():.1f} | {beaten}/{len(mine)} | "
-              f"{np.mean([r['wall_s'] for r in mine]) / 60:.1f} min |")
+              f"{wall / 60:.1f} min |")
+        summary[method] = {"runs": len(mine), "best_at_n": round(float(at_n.mean()), 2),
+                           "best_at_n_std": round(float(at_n.std()), 2), "beat_best_seed": beaten,
+                           "wall_s": round(float(wall), 1),
+                           "peak_rss_gb": round(max(r["peak_rss_gb"] for r in mine), 2)}
     print("\n* round 0 (training the seeds) is in the first run's wall time only; the others replay it")
     paths = write_report([r["workdir"] for r in runs], args.out / "report")
     print(f"\nreport: {', '.join(str(p) for p in paths)}")
+    print(json.dumps({"budget": args.budget, "seeds": args.seeds, "evaluated": n, "methods": summary}))
 
 
 if __name__ == "__main__":

@@ -179,3 +179,15 @@ class ExportedTriplet(nn.Module):
     def __call__(self, z, edge_fts, graph_fts):
         params = self.param("slot", lambda key: init(self.slot.init, jax.random.key_data(key)))
         return call(self.slot.call, params, z, edge_fts, graph_fts)
+
+
+class SlotKey(nn.Module):
+    """Stands in for ExportedTriplet while the trusted model is initialised: in the same place, its one
+    parameter `slot` is the key ExportedTriplet's initialiser gets there (as u32 key data), and its messages
+    are zeros. The trusted parameters do not depend on the slot, so they are made once per worker and seeds,
+    and each candidate adds only `init(slot.init, key)` (clrs_tasks/train.py: CLRSTrainer.init)."""
+
+    @nn.compact
+    def __call__(self, z, edge_fts, graph_fts):
+        self.param("slot", lambda key: jax.random.key_data(key))
+        return jnp.zeros_like(edge_fts)

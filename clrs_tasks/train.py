@@ -60,12 +60,19 @@ class CLRSTrainer:
 
     def init(self, batch: data.Batch, seeds: Sequence[int]) -> tuple[Any, Any]:
         """Per-seed parameters and optimizer states, stacked on axis 0 (seed s starts from key(s) alone, so
-        seeds trained apart or together start alike)."""
-        def one(key):
-            params = init(self.step, key, batch)
-            return params, self.tx.init(params)
+        seeds trained apart or together start alike). An exported slot's trusted model is initialised once per
+        worker (slot.SlotKey), to the same bits."""
+        from clrs_tasks import slot
 
-        return jax.jit(jax.vmap(one))(seed_keys(seeds, 0))
+        if isinstance(self.step.triplet, slot.ExportedTriplet):
+            params = _trusted_params(self.probes, self.config.hidden, tuple(seeds), batch)
+            keys = params["params"]["triplet"]["slot"]
+            programs = self.step.triplet.slot.init
+            tree = {**params["params"], "triplet": {"slot": jax.vmap(lambda k: slot.init(programs, k))(keys)}}
+            params = {**params, "params": tree}
+        else:
+            params = jax.jit(jax.vmap(lambda key: init(self.step, key, batch)))(seed_keys(seeds, 0))
+        return params, jax.vmap(self.tx.init)(params)
 
     def _loss(self, params, batch, key):
         outputs, hint_preds = forward(self.step, params, batch, True, key)
@@ -88,11 +95,28 @@ class CLRSTrainer:
         """dm-clrs' scores of each seed on a fixed set, batch by batch (predictions gathered, then scored)."""
         parts = [jax.device_get(self._predict(params, part))
                  for part in data.batches(fixed, self.config.batch_size)]
-        scores = []
+        scores, count = [], len(fixed["lengths"])
         for seed in range(len(jax.tree.leaves(params)[0])):
-            preds = {k: np.concatenate([p[k][seed] for p in parts]) for k in parts[0]}
+            preds = {k: np.concatenate([p[k][seed] for p in parts])[:count] for k in parts[0]}
             scores.append(score(self.probes, fixed["outputs"], preds))
         return scores
+
+
+_TRUSTED: dict[Any, Any] = {}  # (probes, hidden, seeds, batch shapes) -> the trusted model's parameters
+
+
+def _trusted_params(probes: tuple[data.Probe, ...], hidden: int, seeds: tuple[int, ...], batch: data.Batch) -> Any:
+    """The trusted model's per-seed parameters with the slot's keys in its place (slot.SlotKey), made once per
+    worker: no parameter depends on the batch's values, nor on the slot."""
+    from clrs_tasks.slot import SlotKey
+
+    shapes = tuple((jax.tree_util.keystr(path), np.shape(x)) for path, x in jax.tree_util.tree_leaves_with_path(batch))
+    key = (probes, hidden, seeds, shapes)
+    if key not in _TRUSTED:
+        _TRUSTED.clear()  # one algorithm and seed set per worker: keep the newest only
+        step = Step(probes, hidden, SlotKey())
+        _TRUSTED[key] = jax.jit(jax.vmap(lambda k: init(step, k, batch)))(seed_keys(seeds, 0))
+    return _TRUSTED[key]
 
 
 def seed_keys(seeds: Sequence[int], stream: int) -> jax.Array:

@@ -2,6 +2,7 @@
 class to a trainer that had come to take exported programs)."""
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -10,21 +11,22 @@ import pytest
 from tests.conftest import ROOT
 
 
-def test_train_throughput_runs_and_ends_with_its_json_line():
-    out = subprocess.run([sys.executable, "benchmarks/train_throughput.py", "--steps", "3", "--repeats", "1",
-                          "--programs", "cnn", "mlp", "child_11"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+def run(command: str) -> tuple[str, dict]:
+    """Run `benchmarks/<command>`; its stdout and the JSON object of its last line."""
+    out = subprocess.run([sys.executable, *shlex.split(f"benchmarks/{command}")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    last = json.loads(out.stdout.strip().splitlines()[-1])
+    return out.stdout, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_train_throughput_runs_and_ends_with_its_json_line():
+    stdout, last = run("train_throughput.py --steps 3 --repeats 1 --programs cnn mlp child_11")
     assert last["programs"] == 2 and set(last["ratio_vs_pytorch"]) == {"cnn", "mlp"}  # child_11 does not export
-    assert "child_11         does not export" in out.stdout
+    assert "child_11         does not export" in stdout
 
 
 def test_population_throughput_runs_and_ends_with_its_json_line():
-    out = subprocess.run([sys.executable, "benchmarks/population_throughput.py", "--population", "3", "--steps", "3",
-                          "--workers", "1", "--no-baseline"], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    last = json.loads(out.stdout.strip().splitlines()[-1])
+    _, last = run("population_throughput.py --population 3 --steps 3 --workers 1 --no-baseline")
     assert last["population"] == 3 and last["ratio_vs_pytorch"] > 0 and last["ratio_vs_today"] is None
     assert last["split"]["this tree"]["trained"] == 3
     warm = last["split"]["this tree, warm cache"]
@@ -32,11 +34,47 @@ def test_population_throughput_runs_and_ends_with_its_json_line():
 
 
 def test_successive_halving_runs_and_ends_with_its_json_line():
-    out = subprocess.run([sys.executable, "benchmarks/successive_halving.py", "--population", "3", "--steps", "4",
-                          "--seeds", "2", "--settings", "0.5,1:0.34", "0.25,0.5,1:0.5", "--top", "1",
-                          "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    last = json.loads(out.stdout.strip().splitlines()[-1])
+    _, last = run("successive_halving.py --population 3 --steps 4 --seeds 2 --settings 0.5,1:0.34 "
+                  "0.25,0.5,1:0.5 --top 1 --workers 1")
     assert last["trained"] == 3 and set(last["settings"]) == {"0.5,1:0.34", "0.25,0.5,1:0.5"}
     assert 0 <= last["settings"]["0.5,1:0.34"]["top_kept"] <= 2
     assert last["settings"]["0.5,1:0.34"]["fraction_of_steps"] == pytest.approx((3 * 2 + 2 * 2) / (3 * 4), abs=1e-4)
+
+
+def test_eval_two_stage_runs_and_ends_with_its_json_line():
+    _, last = run("eval_two_stage.py --programs 2 --steps 3 --no-baseline")
+    assert last["programs"] == last["trained"] == 2 and last["wall_s"] > 0  # the cnn seeds train
+    assert last["baseline"] is None and last["ratio"] is None
+
+
+@pytest.mark.slow
+def test_clrs_throughput_runs_and_ends_with_its_json_line():
+    _, last = run("clrs_throughput.py --algorithms bfs --length 4 --batch 2 --hidden 8 --steps 2 --seeds 2")
+    assert last["ratio"]["bfs"] > 0 and last["ratio_seeds"]["bfs"] > 0
+    assert set(last["steps_per_s"]["bfs"]) == {"ours", "haiku", "ours x2", "haiku x2"}
+
+
+@pytest.mark.slow
+def test_lm_speed_runs_and_ends_with_its_json_line():
+    _, last = run("lm_speed.py --new-tokens 4 --batches 1")
+    assert last["new_tokens"] == 4 and last["ratio_vs_transformers"]["1"] > 0
+    assert {"ours, batch 1", "ours, whole vocabulary, batch 1", "transformers, batch 1"} <= set(last["tokens_per_s"])
+
+
+@pytest.mark.slow
+def test_lm_yield_runs_and_ends_with_its_json_line():
+    _, last = run("lm_yield.py --samples 1 --temperatures 0.8 --max-new-tokens 64 --train-steps 3")
+    assert last["children"] == sum(last["extraction"].values()) == 2  # two parent pairs, one temperature
+    for mode, counts in last["counts"].items():
+        stages = [counts[s] for s in ("extracted", "sandbox", "trained", "distinct")]
+        assert stages == sorted(stages, reverse=True) and stages[0] <= 2, (mode, counts)
+        assert last["distinct_rate"][mode] <= last["trained_rate"][mode] == counts["trained"] / 2
+
+
+@pytest.mark.slow
+def test_search_quality_runs_and_ends_with_its_json_line(tmp_path):
+    _, last = run(f"search_quality.py --budget tiny --seeds 0 --out {tmp_path}")
+    assert set(last["methods"]) == {"evoprompting", "naive"} and 0 <= last["evaluated"] <= 2
+    for method in last["methods"].values():
+        assert method["runs"] == 1 and method["beat_best_seed"] in (0, 1) and method["best_at_n"] <= 0
+    assert (tmp_path / "report" / "summary.md").exists()

@@ -38,3 +38,36 @@ def test_exported_slot_matches_the_module_in_value_and_gradient_over_vmapped_see
     one = jax.tree.map(lambda x: x[0], params)  # and unbatched, through the 1-seed program
     np.testing.assert_allclose(slot.call(programs, one, z, e, g), module.apply({"params": one}, z, e, g), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_the_trusted_model_made_once_starts_every_candidate_as_its_own_init_would():
+    """CLRSTrainer.init reuses the trusted parameters (slot.SlotKey in the slot's place) and adds the slot's
+    own: the same bits as initialising the whole model with the exported slot in it."""
+    from clrs_tasks import data
+    from clrs_tasks.model import Step, init
+    from clrs_tasks.train import CLRSTrainer, TrainConfig, seed_keys
+
+    probes, stream = data.train_stream("bfs", 0, (4,), batch_size=2)
+    batch = next(stream)
+    config = TrainConfig(hidden=8)
+    for name in ("reference", "bilinear"):
+        module = load_class((SEEDS / f"{name}.py").read_text(), "TripletMessages", base=nn.Module)()
+        exported = slot.ExportedSlot.from_bytes(slot.export_slot(module, 8, (1, 2)), 8)
+        triplet = slot.ExportedTriplet(exported)
+        params, opt_state = CLRSTrainer(probes, triplet, config).init(batch, [3, 5])
+        whole = jax.jit(jax.vmap(lambda k, t=triplet: init(Step(probes, 8, t), k, batch)))(seed_keys([3, 5], 0))
+        assert jax.tree.structure(params) == jax.tree.structure(whole)
+        jax.tree.map(np.testing.assert_array_equal, params, whole)
+        assert jax.tree.structure(opt_state) == jax.tree.structure(jax.vmap(CLRSTrainer(probes, triplet, config)
+                                                                              .tx.init)(whole))
+
+
+def test_a_fixed_set_is_evaluated_in_batches_of_one_shape():
+    from clrs_tasks import data
+
+    _, fixed = data.fixed_set("bfs", "val", 1, 7, 10)
+    parts = list(data.batches(fixed, 4))
+    assert [p["lengths"].shape for p in parts] == [(4,)] * 3
+    assert len({jax.tree.structure(p) for p in parts}) == 1
+    assert {tuple(np.shape(x) for x in jax.tree.leaves(p)) for p in parts}.__len__() == 1
+    np.testing.assert_array_equal(np.concatenate([p["lengths"] for p in parts])[:10], fixed["lengths"])

@@ -34,13 +34,21 @@ MAX_REPLY_BYTES = 4 << 20
 
 @dataclasses.dataclass
 class TrainJob:
-    """One program of a pack: its exported bytes, when its evaluation started (its trace included), and the
-    computations it would duplicate (the worker answers "duplicate" instead of training them)."""
+    """One program of a pack: its exported bytes, when its evaluation started (its trace included), when its
+    trace ended and when it was sent to a worker (monotonic), and the computations it would duplicate (the
+    worker answers "duplicate" instead of training them)."""
 
     program: Program
     blobs: dict[str, bytes]
     started: float
+    traced: float = 0.0
+    sent: float = 0.0
     known: list[str] = dataclasses.field(default_factory=list)
+
+    def split(self) -> dict[str, float]:
+        """The evaluator's own clocks of the job: seconds tracing, and waiting for a worker once traced."""
+        return {"trace_seconds": round(self.traced - self.started, 3),
+                "queue_seconds": round(self.sent - self.traced, 3)}
 
 
 # What a backend hands back for a program: its job, the worker's reply (a dict, unchecked) or a Failure, and

@@ -270,6 +270,7 @@ class _Round:
             pack = [self.to_train.popleft() for _ in range(min(self.pack, len(self.to_train)))]
             for job in pack:
                 job.known = [c for c in self.known if self.ev.trained[(c, self._seeds_key())] != job.program.id]
+                job.sent = time.monotonic()
             for job, failure, seconds in backend.submit(pack, self.seeds, self.steps):
                 self.finish(Result(job.program.id, failure=failure, seconds=seconds))
 
@@ -293,7 +294,7 @@ class _Round:
             self._collect_trace(*entry)
         for job, reply, seconds in backend.collect():
             self.finish(Result(job.program.id, failure=reply, seconds=seconds) if isinstance(reply, Failure)
-                        else self._training_result(job.program, reply, seconds))
+                        else self._training_result(job, reply, seconds))
 
     def _collect_trace(self, program: Program, job: TraceJob) -> None:
         outcome = job.advance(self.config.isolation == "strict")
@@ -309,9 +310,11 @@ class _Round:
         if isinstance(outcome, Result):
             self.finish(outcome)
         else:
-            self.to_train.append(TrainJob(program, outcome, time.monotonic() - seconds))
+            now = time.monotonic()
+            self.to_train.append(TrainJob(program, outcome, now - seconds, traced=now))
 
-    def _training_result(self, program: Program, reply: Any, seconds: float) -> Result:
+    def _training_result(self, job: TrainJob, reply: Any, seconds: float) -> Result:
+        program = job.program
         if isinstance(reply, dict) and reply.get("duplicate") is True and reply.get("id") == program.id:
             original = self.ev.trained.get((str(reply.get("computation")), self._seeds_key()))
             if original is None or original == program.id:  # the evaluator decides, from what it trained itself
@@ -319,6 +322,8 @@ class _Round:
                                      "trained", seconds)
             return Result.failed(program.id, "duplicate", f"computes the same as program {original}", seconds)
         result = Result.from_worker(program.id, reply, seconds)
+        if result.metrics is not None:  # the round's time split: trace, queue (here); compile, train (the worker)
+            result.metrics.update(job.split())
         if result.computation is not None and result.failure is None and self.full:
             self.ev.mark_trained(result.computation, self._seeds_key(), program.id)
         return result
