@@ -29,6 +29,7 @@ def test_population_throughput_runs_and_ends_with_its_json_line():
     _, last = run("population_throughput.py --population 3 --steps 3 --workers 1 --no-baseline")
     assert last["population"] == 3 and last["ratio_vs_pytorch"] > 0 and last["ratio_vs_today"] is None
     assert last["split"]["this tree"]["trained"] == 3
+    assert last["split"]["this tree"]["trace_s"] > 0 and last["split"]["this tree"]["queue_s"] >= 0  # the clocks
     warm = last["split"]["this tree, warm cache"]
     assert warm["cache_hits"] == warm["cache_requests"] > 0  # the second evaluation compiled nothing
 
