@@ -118,9 +118,8 @@ def _stream(algorithm: str, length: int, num_samples: int, batch_size: int | Non
 
 def train_stream(algorithm: str, seed: int, lengths: tuple[int, ...] = TRAIN_LENGTHS,
                  batch_size: int = BATCH_SIZE) -> tuple[tuple[Probe, ...], Iterator[Batch]]:
-    """Endless training batches drawn on the fly, cycling through `lengths` (run.py's multi-sampler), each
-    size's hints padded to the longest power of two it has needed so far (step_capacity): one compiled
-    update per size, and another only when a longer trajectory comes."""
+    """Endless training batches drawn on the fly, cycling through `lengths` (run.py's multi-sampler), their
+    hints padded to a bucket of steps (pad_steps)."""
     rng = np.random.RandomState(seed)
     if algorithm in STRING_MATCHERS:  # a fixed haystack; the needle length varies
         lengths = ((max(lengths) * 5) // 4,)
@@ -129,12 +128,9 @@ def train_stream(algorithm: str, seed: int, lengths: tuple[int, ...] = TRAIN_LEN
     probes = streams[0][0]
 
     def cycle() -> Iterator[Batch]:
-        capacity = [0] * len(streams)
         while True:
-            for i, (_, stream) in enumerate(streams):
-                batch = _to_batch(next(stream))
-                capacity[i] = max(capacity[i], step_capacity(_steps(batch)))
-                yield pad_steps(batch, capacity[i])
+            for _, stream in streams:
+                yield pad_steps(_to_batch(next(stream)))
 
     return probes, cycle()
 
@@ -162,21 +158,20 @@ def fixed_set(algorithm: str, split: str, seed: int, length: int, num_samples: i
     return probes, _to_batch(next(stream))
 
 
-def step_capacity(steps: int) -> int:
-    """The smallest power of two at least `steps` (and 2): the hint lengths programs are compiled for. The
-    model skips steps past the longest trajectory (model.forward), so padding costs memory, not time."""
-    return max(2, 1 << (steps - 1).bit_length())
-
-
-def _steps(batch: Batch) -> int:
-    return next(iter(batch["hints"].values())).shape[0]
+def step_bucket(steps: int) -> int:
+    """The smallest of 2, 3, 4, 6, 8, 12, 16, ... (2^k and 1.5 x 2^k) at least `steps`: hint lengths padded to
+    these compile a handful of programs per size instead of one per length, for at most a third more steps."""
+    bucket = 2
+    while bucket < steps:
+        bucket = bucket * 3 // 2 if bucket & (bucket - 1) == 0 else bucket * 4 // 3
+    return bucket
 
 
 def pad_steps(batch: Batch, to: int | None = None) -> Batch:
-    """The batch with its hints padded with zeros to `to` steps (default: step_capacity of its steps). Changes
+    """The batch with its hints padded with zeros to `to` steps (default: step_bucket of its steps). Changes
     no loss nor output: hint losses are masked past each trajectory's length, outputs frozen once it ends."""
-    steps = _steps(batch)
-    extra = (to or step_capacity(steps)) - steps
+    steps = next(iter(batch["hints"].values())).shape[0]
+    extra = (to or step_bucket(steps)) - steps
     if not extra:
         return batch
     pad = {k: np.concatenate([v, np.zeros((extra, *v.shape[1:]), v.dtype)]) for k, v in batch["hints"].items()}
@@ -184,15 +179,17 @@ def pad_steps(batch: Batch, to: int | None = None) -> Batch:
 
 
 def batches(batch: Batch, batch_size: int) -> Iterator[Batch]:
-    """Split a fixed set into batches of `batch_size` in order, all of one shape (one compiled program per
-    set): every batch holds the set's whole hint length, and the last is filled up with samples from the
-    start, whose predictions the caller drops (only the first len(lengths) predictions are the set's)."""
+    """Split a fixed set into batches of `batch_size` in order (the last one shorter), each with its hints
+    cut to the bucket (step_bucket) of its own longest trajectory: outputs are frozen once a sample is done,
+    so the cut changes nothing."""
     count = len(batch["lengths"])
+    total = next(iter(batch["hints"].values())).shape[0]
     for start in range(0, count, batch_size):
-        rows = np.arange(start, start + batch_size) % count
+        part = slice(start, start + batch_size)
+        steps = min(total, step_bucket(max(2, int(batch["lengths"][part].max()))))
         yield {
-            "inputs": {k: v[rows] for k, v in batch["inputs"].items()},
-            "hints": {k: v[:, rows] for k, v in batch["hints"].items()},
-            "lengths": batch["lengths"][rows],
-            "outputs": {k: v[rows] for k, v in batch["outputs"].items()},
+            "inputs": {k: v[part] for k, v in batch["inputs"].items()},
+            "hints": {k: v[:steps, part] for k, v in batch["hints"].items()},
+            "lengths": batch["lengths"][part],
+            "outputs": {k: v[part] for k, v in batch["outputs"].items()},
         }

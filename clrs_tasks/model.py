@@ -239,7 +239,7 @@ def forward(step: Step, params: Any, batch: Mapping[str, Any], train: bool, key:
     key, first_key = jax.random.split(key)
     hidden, outputs, hint_preds = apply(truth(0), jnp.zeros((b, n, step.hidden)), first_key)
 
-    def run(carry, i):
+    def body(carry, i):
         hidden, outputs, hint_preds, key = carry
         key, force_key, step_key = jax.random.split(key, 3)
         fed = postprocess(probes, hint_preds, hard=False, sinkhorn_steps=25)
@@ -254,16 +254,6 @@ def forward(step: Step, params: Any, batch: Mapping[str, Any], train: bool, key:
             new_outputs[k] = jnp.where(running, v, outputs[k])
         return (hidden, new_outputs, hint_preds, key), hint_preds
 
-    # Steps past the longest trajectory change nothing (outputs frozen, hint losses masked), so they are
-    # skipped: hints padded to a few fixed lengths cost a compile each, not their steps (the predicate reads
-    # only the batch, never a seed, so under vmap it stays a branch). (Recomputing a step in the backward
-    # pass, jax.checkpoint, measured 28 % faster steps at BFS n = 16 on CPU, but moved Graham scan's gradients
-    # by 1e-3 through the Sinkhorn iterations, off haiku's: not taken.)
-    def body(carry, i):
-        idle = jax.tree.map(jnp.zeros_like, carry[2])
-        return jax.lax.cond(i + 1 < longest, run, lambda c, _: (c, idle), carry, i)
-
-    longest = jnp.max(lengths)
     first_hints = hint_preds
     (hidden, outputs, _, _), rest = jax.lax.scan(body, (hidden, outputs, hint_preds, key), jnp.arange(1, steps))
     stacked = {k: jnp.concatenate([first_hints[k][None], rest[k]], axis=0) for k in first_hints}

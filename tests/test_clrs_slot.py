@@ -61,13 +61,3 @@ def test_the_trusted_model_made_once_starts_every_candidate_as_its_own_init_woul
         assert jax.tree.structure(opt_state) == jax.tree.structure(jax.vmap(CLRSTrainer(probes, triplet, config)
                                                                               .tx.init)(whole))
 
-
-def test_a_fixed_set_is_evaluated_in_batches_of_one_shape():
-    from clrs_tasks import data
-
-    _, fixed = data.fixed_set("bfs", "val", 1, 7, 10)
-    parts = list(data.batches(fixed, 4))
-    assert [p["lengths"].shape for p in parts] == [(4,)] * 3
-    assert len({jax.tree.structure(p) for p in parts}) == 1
-    assert {tuple(np.shape(x) for x in jax.tree.leaves(p)) for p in parts}.__len__() == 1
-    np.testing.assert_array_equal(np.concatenate([p["lengths"] for p in parts])[:10], fixed["lengths"])
