@@ -95,9 +95,9 @@ class CLRSTrainer:
         """dm-clrs' scores of each seed on a fixed set, batch by batch (predictions gathered, then scored)."""
         parts = [jax.device_get(self._predict(params, part))
                  for part in data.batches(fixed, self.config.batch_size)]
-        scores, count = [], len(fixed["lengths"])
+        scores = []
         for seed in range(len(jax.tree.leaves(params)[0])):
-            preds = {k: np.concatenate([p[k][seed] for p in parts])[:count] for k in parts[0]}
+            preds = {k: np.concatenate([p[k][seed] for p in parts]) for k in parts[0]}
             scores.append(score(self.probes, fixed["outputs"], preds))
         return scores
 
