@@ -19,6 +19,7 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
     config.min_val_accuracy = 0.9
     config.search = ml_collections.ConfigDict({
         "method": "evoprompting",
+        "operator": "lm",  # who writes the children; "mutation": the non-LM baseline (configs/mnist1d_mutation.py)
         # successive halving: rungs as fractions of train.num_steps, e.g. (0.1, 0.3, 1.0); () trains every child
         # the full budget; fidelity_keep: the fraction of a rung that goes on (search/fidelity.py)
         "fidelity": (),

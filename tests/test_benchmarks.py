@@ -74,8 +74,9 @@ def test_lm_yield_runs_and_ends_with_its_json_line():
 
 @pytest.mark.slow
 def test_search_quality_runs_and_ends_with_its_json_line(tmp_path):
-    _, last = run(f"search_quality.py --budget tiny --seeds 0 --out {tmp_path}")
-    assert set(last["methods"]) == {"evoprompting", "naive"} and 0 <= last["evaluated"] <= 2
+    _, last = run(f"search_quality.py --budget tiny --seeds 0 --methods evoprompting mutation --out {tmp_path}")
+    assert set(last["methods"]) == {"evoprompting", "mutation"} and 0 <= last["evaluated"] <= 2
+    assert len(list(tmp_path.glob("*-s0/candidates.jsonl"))) == 2
     for method in last["methods"].values():
         assert method["runs"] == 1 and method["beat_best_seed"] in (0, 1) and method["best_at_n"] <= 0
     assert (tmp_path / "report" / "summary.md").exists()

@@ -90,7 +90,7 @@ def _check_seed_results(results) -> None:
 @pytest.mark.slow
 def test_all_nine_seeds_pass_the_sandbox_and_train():
     assert len(SEEDS) == 9
-    _check_seed_results(_evaluate(SEEDS))
+    _check_seed_results(_evaluate(SEEDS, train_lengths=[4]))  # one training size: one update compiled, not two
 
 
 @pytest.mark.slow

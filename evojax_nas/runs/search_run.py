@@ -43,8 +43,12 @@ def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> tupl
     if config is None:
         raise ValueError(f"{workdir} holds no run yet: give --config")
     check_config(config.search)
-    if config.lm.kind not in ("local", "openai"):
-        raise ValueError(f"lm.kind must be local or openai, not {config.lm.kind!r}")
+    if config.lm.kind not in ("local", "openai", "none"):
+        raise ValueError(f"lm.kind must be local, openai or none, not {config.lm.kind!r}")
+    if config.lm.kind == "none" and (config.search.get("method", "evoprompting") != "evoprompting"
+                                     or config.search.get("operator", "lm") != "mutation"):
+        raise ValueError("lm.kind='none' is for EvoPrompting with search.operator='mutation' (the non-LM "
+                         "baseline) only")
     return config, True
 
 
@@ -53,7 +57,7 @@ def plan_lm_memory(lm: Any, config: ml_collections.ConfigDict, seeds: list[Progr
     anything is written; log the plan. A prompt is bounded by `shots` parents each as long as the longest
     seed or a whole child (max_new_tokens), plus, with retries, a failed child."""
     if not hasattr(lm, "plan"):
-        return  # a server's memory is its own business
+        return  # a server's memory is its own business (and the non-LM baseline has none)
     from evojax_nas.lm.sampler import length_bucket
 
     cfg = config.search
@@ -79,15 +83,18 @@ def load_seeds(patterns: Any) -> list[Program]:
 
 
 def make_lm(config: ml_collections.ConfigDict) -> Any:
-    """The LM a config names: kind local (the Flax decoder, tunable) or openai (a server)."""
+    """The LM a config names: kind local (the Flax decoder, tunable), openai (a server) or none (the non-LM
+    baseline, which writes its children by rule)."""
     from evojax_nas.lm.backends import LocalLM, OpenAIClient
 
+    if config.kind == "none":
+        return None
     if config.kind == "local":
         return LocalLM(config.checkpoint, config.n_virtual_tokens, config.learning_rate, config.top_p, config.top_k,
                        code_vocab=config.get("code_vocab", True), memory_gb=config.get("memory_gb", 0.0))
     if config.kind == "openai":
         return OpenAIClient(config.base_url, config.model, chat=config.get("chat", False))
-    raise ValueError(f"lm.kind must be local or openai, not {config.kind!r}")
+    raise ValueError(f"lm.kind must be local, openai or none, not {config.kind!r}")
 
 
 def peak_rss_gb() -> float:
@@ -155,7 +162,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     (with `lm`, a fresh one of the config's when not given); returns the final state."""
     workdir = Path(workdir)
     config, new = bind_config(config, workdir)
-    lm = lm or make_lm(config.lm)
+    lm = lm if lm is not None else make_lm(config.lm)
     seeds = load_seeds(config.seeds)
     plan_lm_memory(lm, config, seeds)
     if new:

@@ -28,6 +28,7 @@ from evojax_nas.evaluate.result import Result
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.fitness import Score, fitness, program_fitness, score
+from evojax_nas.search.mutation import vary
 from evojax_nas.search.pipeline import Child, Journal, Pipeline
 from evojax_nas.search.prompts import build_prompt, build_retry_prompt
 from evojax_nas.tasks.base import Task
@@ -35,6 +36,7 @@ from evojax_nas.tasks.base import Task
 RETRIED_KINDS = ("syntax", "forbidden", "interface", "shape", "nan", "crash")  # not timeout, oom: size, not bugs
 
 PARENT_MODES = ("fittest", "random", "seeds")
+OPERATORS = ("lm", "mutation")  # who writes the children: the LM, or the non-LM baseline (search/mutation.py)
 
 
 def check_config(config: Any) -> None:
@@ -51,6 +53,12 @@ def check_config(config: Any) -> None:
         raise ValueError(f"search.confirm_seeds must be a positive integer, not {confirm!r}")
     if not isinstance(config.get("retry_failed", False), bool):
         raise ValueError(f"search.retry_failed must be true or false, not {config.retry_failed!r}")
+    operator = config.get("operator", "lm")
+    if operator not in OPERATORS:
+        raise ValueError(f"search.operator must be one of {OPERATORS}, not {operator!r}")
+    if operator == "mutation" and (config.prompt_tuning or config.get("retry_failed", False)):
+        raise ValueError("search.operator='mutation' has no LM to prompt-tune or to retry with: set "
+                         "search.prompt_tuning and search.retry_failed to False")
     if not config.temperatures or not all(isinstance(t, int | float) and 0 <= t <= 2 for t in config.temperatures):
         raise ValueError(f"search.temperatures must be numbers in [0, 2], not {config.temperatures!r}")
 
@@ -214,14 +222,9 @@ class EvoPrompting:
                        for _ in range(cfg.num_prompts)]
             temps = [float(t) for t in rng.choice(cfg.temperatures, size=cfg.num_prompts)]
             lm_seed = int(rng.integers(2**31))
-            prompts = [build_prompt(ps, self.spec, cfg.size_factor, cfg.accuracy_gain) for ps in parents]
-            completions = self.pipeline.generate(state, [p for p, _ in prompts], temps, cfg.samples_per_prompt, lm_seed,
-                                         {"attempt": attempt})
-            for i, ((_, header), ps, temp) in enumerate(zip(prompts, parents, temps, strict=True)):
-                for text in completions[i]:
+            for batch in self._propose(state, parents, temps, lm_seed, attempt):
+                for child in batch:
                     stats["sampled"] += 1
-                    origin = {"round": state.round, "attempt": attempt, "prompt": i, "temperature": temp}
-                    child = self.pipeline.child(text, header, ps, origin)
                     if child is None:
                         continue
                     stats["extracted"] += 1
@@ -237,6 +240,26 @@ class EvoPrompting:
             attempt += 1
         stats.update(attempts=attempt, valid_yield=stats["valid"] / max(stats["sampled"], 1))
         return children, rejected, stats
+
+    def _propose(self, state: SearchState, parents: list[list[Program]], temps: list[float], lm_seed: int,
+                 attempt: int) -> list[list[Child | None]]:
+        """Each prompt's samples as children (None where no class could be extracted): the LM's completions,
+        or with `operator = "mutation"` the non-LM baseline's (search/mutation.py; lm_seed seeds it, so a
+        replayed round proposes the same)."""
+        cfg = self.config
+        origins = [{"round": state.round, "attempt": attempt, "prompt": i, "temperature": t} for i, t in
+                   enumerate(temps)]
+        if cfg.get("operator", "lm") == "mutation":
+            rng = np.random.default_rng(lm_seed)
+            return [[self.pipeline.variant(text, ps, {**origin, "operator": "mutation"}) if text else None
+                     for text in (vary([p.source for p in ps], rng, origin["temperature"])
+                                  for _ in range(cfg.samples_per_prompt))]
+                    for ps, origin in zip(parents, origins, strict=True)]
+        prompts = [build_prompt(ps, self.spec, cfg.size_factor, cfg.accuracy_gain) for ps in parents]
+        completions = self.pipeline.generate(state, [p for p, _ in prompts], temps, cfg.samples_per_prompt, lm_seed,
+                                             {"attempt": attempt})
+        return [[self.pipeline.child(text, header, ps, origin) for text in texts]
+                for (_, header), ps, origin, texts in zip(prompts, parents, origins, completions, strict=True)]
 
     def _retry(self, state: SearchState, failed: list[tuple[Child, Failure]], lm_seed: int
                ) -> tuple[list[Child], dict[str, Any]]:

@@ -110,6 +110,13 @@ class Pipeline:
                           origin={"kind": kind, "extraction": extraction.outcome, **origin})
         return Child(program, parents, extraction.source)
 
+    def variant(self, source: str, parents: list[Program], origin: dict[str, Any]) -> Child:
+        """A child written whole from its parents without an LM (the non-LM baseline): its kind crossover
+        for several parents and mutation for one, as `child` names them."""
+        kind = "crossover" if len(parents) > 1 else "mutation"
+        program = Program(source, parents=tuple(p.id for p in parents), origin={"kind": kind, **origin})
+        return Child(program, parents, source)
+
     def admit(self, state: Ledger, child: Child, seen_fingerprints: set[str]) -> str | None:
         """None for a child new by content and by fingerprint that passes the static check (its fingerprint is
         then marked seen); else "seen" (the same text), "duplicate" (another text of a program seen) or
