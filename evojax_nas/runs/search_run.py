@@ -27,6 +27,7 @@ from evojax_nas.search.method import check_config, method_class
 log = logging.getLogger("evojax_nas")
 ROOT = Path(__file__).resolve().parents[2]
 DATA_SEED = "data_seed"  # the run's private data seed, in its directory
+LM_KINDS = ("local", "openai", "none")  # the embedded decoder, a server, or none (the non-LM baseline)
 
 
 def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> tuple[ml_collections.ConfigDict, bool]:
@@ -43,8 +44,8 @@ def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> tupl
     if config is None:
         raise ValueError(f"{workdir} holds no run yet: give --config")
     check_config(config.search)
-    if config.lm.kind not in ("local", "openai", "none"):
-        raise ValueError(f"lm.kind must be local, openai or none, not {config.lm.kind!r}")
+    if config.lm.kind not in LM_KINDS:
+        raise ValueError(f"lm.kind must be one of {LM_KINDS}, not {config.lm.kind!r}")
     if config.lm.kind == "none" and (config.search.get("method", "evoprompting") != "evoprompting"
                                      or config.search.get("operator", "lm") != "mutation"):
         raise ValueError("lm.kind='none' is for EvoPrompting with search.operator='mutation' (the non-LM "
@@ -94,7 +95,7 @@ def make_lm(config: ml_collections.ConfigDict) -> Any:
                        code_vocab=config.get("code_vocab", True), memory_gb=config.get("memory_gb", 0.0))
     if config.kind == "openai":
         return OpenAIClient(config.base_url, config.model, chat=config.get("chat", False))
-    raise ValueError(f"lm.kind must be local, openai or none, not {config.kind!r}")
+    raise ValueError(f"lm.kind must be one of {LM_KINDS}, not {config.kind!r}")
 
 
 def peak_rss_gb() -> float:

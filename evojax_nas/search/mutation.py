@@ -52,17 +52,20 @@ def _numbers(node: ast.AST, in_tuple: bool = False) -> list[tuple[ast.Constant, 
     return []
 
 
+def _field_defaults(tree: ast.Module) -> list[ast.expr]:
+    """The default of every class field that has one (`name: type = default`)."""
+    return [stmt.value for node in ast.walk(tree) if isinstance(node, ast.ClassDef) for stmt in node.body
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is not None]
+
+
 def knobs(tree: ast.Module) -> list[Knob]:
     """The tree's knobs, in walk order (see the module's docstring)."""
     returned = {id(n) for stmt in ast.walk(tree) if isinstance(stmt, ast.Return) for n in ast.walk(stmt)}
     found: dict[int, str] = {}
+    for default in _field_defaults(tree):  # a tuple field is a list of widths (a kernel field is an int alone)
+        found.update((id(c), "width" if k == "kernel" else k) for c, k in _numbers(default))
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
-            for stmt in node.body:
-                if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                    # a tuple field is a list of widths (a kernel field is an int alone, named so)
-                    found.update((id(c), "width" if k == "kernel" else k) for c, k in _numbers(stmt.value))
-        elif _is_layer_call(node) and id(node) not in returned:
+        if _is_layer_call(node) and id(node) not in returned:
             args = [*node.args, *(kw.value for kw in node.keywords if kw.arg not in SHAPE_ONLY)]
             found.update((id(c), k) for arg in args for c, k in _numbers(arg))
     return [Knob(i, found[id(c)]) for i, c in enumerate(_constants(tree)) if id(c) in found]
@@ -112,14 +115,12 @@ def _change_depth(tree: ast.Module, rng: np.random.Generator) -> bool:
         options.append(("repeat", (block, i)))
         if i + 1 < len(block) and ast.dump(block[i]) == ast.dump(block[i + 1]):
             options.append(("drop", (block, i)))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
-            for stmt in node.body:
-                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.value, ast.Tuple) and stmt.value.elts and all(
-                        isinstance(e, ast.Constant) and type(e.value) is int for e in stmt.value.elts):
-                    options.append(("grow", stmt.value))
-                    if len(stmt.value.elts) > 1:
-                        options.append(("cut", stmt.value))
+    for default in _field_defaults(tree):
+        if isinstance(default, ast.Tuple) and default.elts and all(
+                isinstance(e, ast.Constant) and type(e.value) is int for e in default.elts):
+            options.append(("grow", default))
+            if len(default.elts) > 1:
+                options.append(("cut", default))
     if not options:
         return False
     kind, target = options[int(rng.integers(len(options)))]
@@ -148,19 +149,17 @@ def vary(parents: Sequence[str], rng: np.random.Generator, temperature: float = 
     if not trees:
         return None
     child = copy.deepcopy(trees[-1])
-    found = knobs(child)
-    mates = [t for t in trees[:-1] if skeleton(t) == skeleton(child)]
+    found, constants, family = knobs(child), _constants(child), skeleton(child)
+    mates = [t for t in trees[:-1] if skeleton(t) == family]
     if mates:  # crossover: each knob from the fittest or from a mate of its family
         mate = _constants(mates[int(rng.integers(len(mates)))])
-        mine = _constants(child)
         for knob in found:
             if rng.random() < 0.5:
-                mine[knob.index].value = mate[knob.index].value
+                constants[knob.index].value = mate[knob.index].value
     changed = False
     if found:
         chance = min(1.0, max(1.0 / len(found), temperature / 2))
         picked = [k for k in found if rng.random() < chance] or [found[int(rng.integers(len(found)))]]
-        constants = _constants(child)
         for knob in picked:
             constants[knob.index].value = _moved(constants[knob.index].value, knob.kind, rng)
         changed = True

@@ -105,17 +105,16 @@ class Pipeline:
         if extraction.source is None:
             return None
         source = self.task.repair(assemble_child(extraction.source, parents), [p.source for p in parents])
-        kind = kind or ("crossover" if len(parents) > 1 else "mutation")
-        program = Program(source, parents=tuple(p.id for p in parents),
-                          origin={"kind": kind, "extraction": extraction.outcome, **origin})
-        return Child(program, parents, extraction.source)
+        return self.variant(source, parents, {"extraction": extraction.outcome, **origin}, kind, extraction.source)
 
-    def variant(self, source: str, parents: list[Program], origin: dict[str, Any]) -> Child:
-        """A child written whole from its parents without an LM (the non-LM baseline): its kind crossover
-        for several parents and mutation for one, as `child` names them."""
-        kind = "crossover" if len(parents) > 1 else "mutation"
+    def variant(self, source: str, parents: list[Program], origin: dict[str, Any], kind: str | None = None,
+                code: str | None = None) -> Child:
+        """A child of the parents as a whole program (written without an LM by the non-LM baseline; `child`
+        passes the LM's, repaired, with the class it wrote as `code`). Its origin kind is `kind`, else
+        crossover for several parents and mutation for one."""
+        kind = kind or ("crossover" if len(parents) > 1 else "mutation")
         program = Program(source, parents=tuple(p.id for p in parents), origin={"kind": kind, **origin})
-        return Child(program, parents, source)
+        return Child(program, parents, source if code is None else code)
 
     def admit(self, state: Ledger, child: Child, seen_fingerprints: set[str]) -> str | None:
         """None for a child new by content and by fingerprint that passes the static check (its fingerprint is
