@@ -9,7 +9,8 @@ moves a network as far at any size: ratio 0.5-256, FLOPs 1e2-1e8. The LM, the tr
 keep) are the EvoPrompting config's, so the two methods' runs compare on the same terms.
 
 `configs/mnist1d_llmatic.py:small` is a budget that finishes in minutes on a 2-core CPU; `:compare` has the
-evaluation budget of `configs/mnist1d_evoprompting.py:compare`, for the side-by-side report."""
+evaluation budget of `configs/mnist1d_evoprompting.py:compare`, for the side-by-side report; `:quality` trains as
+many children as its `:quality` (benchmarks/search_quality.py)."""
 
 import ml_collections
 
@@ -48,6 +49,7 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         "ablation": "none",  # network_archive_only, prompt_archive_only, mutation_only, crossover_only,
         # random_generation (section 4.2)
         "max_new_tokens": 400,
+        "confirm_seeds": 1,  # the paper trains each network once; >1: a would-be best is trained on more seeds
     })
     if budget == "small":
         config.search.update(num_rounds=5, batch=8, num_init_nets=2, cells=25, prompt_cells=25, max_new_tokens=300)
@@ -57,6 +59,15 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         config.search.update(num_rounds=5, batch=16, num_init_nets=4, cells=49, prompt_cells=49, max_new_tokens=300)
         config.train.update(num_steps=1000, num_seeds=1)
         config.eval.update(num_workers=2, timeout_s=300.0)
+    elif budget == "quality":  # configs/mnist1d_evoprompting.py:quality: its samples a round (LLMatic trains every
+        # valid one), halving and confirmation
+        quality = evoprompting_config("quality").search
+        config.search.update(num_rounds=quality.num_rounds, batch=quality.max_samples_per_round, num_init_nets=4,
+                             cells=49, prompt_cells=49, max_new_tokens=quality.max_new_tokens,
+                             fidelity=quality.fidelity, fidelity_keep=quality.fidelity_keep,
+                             confirm_seeds=quality.confirm_seeds)
+        config.train.update(num_steps=1000, num_seeds=1)
+        config.eval.update(num_workers=2, timeout_s=300.0)
     elif budget != "full":
-        raise ValueError(f"budget must be full, small or compare, not {budget!r}")
+        raise ValueError(f"budget must be full, small, compare or quality, not {budget!r}")
     return config

@@ -74,9 +74,13 @@ def test_lm_yield_runs_and_ends_with_its_json_line():
 
 @pytest.mark.slow
 def test_search_quality_runs_and_ends_with_its_json_line(tmp_path):
-    _, last = run(f"search_quality.py --budget tiny --seeds 0 --methods evoprompting mutation --out {tmp_path}")
-    assert set(last["methods"]) == {"evoprompting", "mutation"} and 0 <= last["evaluated"] <= 2
-    assert len(list(tmp_path.glob("*-s0/candidates.jsonl"))) == 2
+    methods = ("evoprompting", "evoprompting+child_form=edit", "mutation", "llmatic")
+    _, last = run(f"search_quality.py --budget tiny --seeds 0 --methods {' '.join(methods)} --out {tmp_path}")
+    assert set(last["methods"]) == set(methods) and 0 <= last["evaluated"] <= 2
+    assert len(list(tmp_path.glob("*-s0/candidates.jsonl"))) == 4
+    seeds = {(tmp_path / f"{m}-s0" / "data_seed").read_text() for m in methods}
+    assert len(seeds) == 1  # every run on the same private data
+    assert "child_form = 'edit'" in (tmp_path / "configs" / "evoprompting_child_form_edit_s0.py").read_text()
     for method in last["methods"].values():
         assert method["runs"] == 1 and method["beat_best_seed"] in (0, 1) and method["best_at_n"] <= 0
     assert (tmp_path / "report" / "summary.md").exists()

@@ -229,6 +229,42 @@ def test_a_replayed_generation_ends_the_same_and_the_state_round_trips():
     assert strip(again) == strip(state)
 
 
+class SeedingEvaluator(DescribingEvaluator):
+    """DescribingEvaluator's metrics on each training seed asked for (another accuracy per seed); records the
+    seeds each program was trained on."""
+
+    def __init__(self):
+        self.trained: list[tuple[str, tuple[int, ...]]] = []
+
+    def evaluate(self, programs, seeds=None, on_result=None, steps=None):
+        seeds = tuple(seeds or (0,))
+        self.trained += [(p.id, seeds) for p in programs]
+
+        def per_seed(result):
+            if result.ok:
+                acc = [min(result.metrics["val_accuracy_mean"] + 0.01 * s, 1.0) for s in seeds]
+                result = Result(result.program_id, metrics={**result.metrics, "val_accuracy": acc,
+                                                            "test_accuracy": acc, "final_loss": [0.1] * len(acc),
+                                                            "val_accuracy_mean": float(np.mean(acc))})
+            on_result(result)
+
+        super().evaluate(programs, seeds, per_seed, steps)
+
+
+def test_a_would_be_best_is_confirmed_on_more_seeds_before_it_counts():
+    for confirm_seeds in (1, 3):
+        evaluator = SeedingEvaluator()
+        search = Llmatic(config(confirm_seeds=confirm_seeds), WidthLM(), evaluator, [INITIAL], MemoryJournal(), 0.5)
+        state = run(search, 3)
+        confirmed = {pid for pid, seeds in evaluator.trained if seeds != (0,)}
+        assert all(seeds in ((0,), (1, 2)) for _, seeds in evaluator.trained)
+        assert bool(confirmed) == (confirm_seeds == 3)
+        for p in state.programs.values():  # the archives hold the merged metrics
+            assert len(p["metrics"]["val_accuracy"]) == (3 if p["id"] in confirmed else 1)
+    with pytest.raises(ValueError, match="confirm_seeds"):
+        check_config(config(confirm_seeds=0))
+
+
 def test_configs_are_checked_and_methods_resolved():
     assert method_class("llmatic") is Llmatic
     with pytest.raises(ValueError, match="search.method"):
@@ -240,6 +276,7 @@ def test_configs_are_checked_and_methods_resolved():
             check_config(config(**bad))
     assert CROSSOVER_PROMPT < 0 and len(MUTATIONS) == 13
     for path in ("mnist1d_llmatic.py", "mnist1d_llmatic.py:small", "mnist1d_llmatic.py:compare",
+                 "mnist1d_llmatic.py:quality",
                  "clrs_llmatic.py:graham_scan,small", "clrs_llmatic.py"):
         loaded = load_config(ROOT / "configs" / path)
         check_config(loaded.search)

@@ -116,6 +116,14 @@ def test_forward_compact_and_a_missing_return():
     assert rewrite(with_setup) == with_setup  # setup-style modules are left alone
 
 
+def test_a_method_written_twice_keeps_its_first_definition():
+    twice = ("class Model(nn.Module):\n    @nn.compact\n    def __call__(self, x, train: bool = False):\n"
+             "        return nn.Dense(10)(x)\n\n    @nn.compact\n    def __call__(self, x, train: bool = False):\n"
+             "        x\n")
+    out = rewrite(twice)
+    assert out.count("def __call__") == 1 and "return nn.Dense(10)(x)" in out
+
+
 def test_fields_without_defaults_are_ordered_first_and_the_models_dropped_or_defaulted():
     fixed = rewrite("class Block(nn.Module):\n    kernel: int = 3\n    channels: int\n    unused: nn.ReLU\n\n"
                     "    def __call__(self, x):\n        return nn.Conv(self.channels, (self.kernel,))(x)\n\n"

@@ -10,6 +10,7 @@ from typing import Any
 
 import ml_collections
 import numpy as np
+import pytest
 
 from evojax_nas.evaluate import Result
 from evojax_nas.programs.program import Failure, Program
@@ -229,3 +230,40 @@ def test_successive_halving_scores_the_full_budget_only_and_logs_the_stopped_wit
     thirds = Fidelity.of((0.1, 0.3, 1.0), 1 / 3, 1000)
     assert thirds.steps == (100, 300, 1000)
     assert abs(thirds.fraction_of_steps(27) - (27 * 100 + 9 * 200 + 3 * 700) / 27000) < 1e-9
+
+
+class EditLM:
+    """Finishes whatever class the prompt ends with: a new layer and the read-out inside `__call__`, or a whole
+    `__call__` after the fields."""
+
+    supports_tuning = False
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def generate(self, prompts, n=1, temperature=0.8, max_new_tokens=256, stop=(), seed=0):
+        self.calls.append(list(prompts))
+        call = "    @nn.compact\n    def __call__(self, x, train: bool = False):\n"
+        return [[(f"        x = nn.Dense({3 + seed % 50 + j})(x)\n        return nn.Dense(10)(x)\n" if
+                  "def __call__" in prompt.rsplit("class Model", 1)[1] else f"{call}        return nn.Dense(10)(x)\n")
+                 for j in range(n)] for prompt in prompts]
+
+
+def test_edit_children_keep_the_fittest_parents_beginning():
+    evo = search(lm=EditLM(), child_form="edit", retry_failed=False)
+    state = evo.run_round(evo.run_round(evo.initial_state()))
+    prompts = evo.lm.calls[0]
+    fittest = body(32)  # the smaller seed: the same accuracy scale, fewer parameters
+    edited = [p for p in state.pool if "edit_lines" in p.origin]
+    assert prompts and all(p.endswith("\n") and not p.endswith("class Model(nn.Module):") for p in prompts)
+    assert edited and all(p.origin["edit_lines"] >= 1 for p in edited)
+    for program in edited:
+        kept = program.source.split("class Model(nn.Module):\n", 1)[1]
+        n = program.origin["edit_lines"]
+        squeeze = lambda lines: ["".join(line.split()) for line in lines]  # noqa: E731 (repair re-spaces)
+        assert squeeze(kept.split("\n")[:n]) == squeeze(fittest.split("\n")[1:n + 1])
+    whole = search(lm=EditLM(), retry_failed=False)
+    whole.run_round(whole.run_round(whole.initial_state()))
+    assert all(p.endswith("class Model(nn.Module):") for p in whole.lm.calls[0])
+    with pytest.raises(ValueError, match="child_form"):
+        search(child_form="diff")

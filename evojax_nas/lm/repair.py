@@ -303,6 +303,21 @@ def _field_values(tree: ast.Module, class_name: str) -> None:
                         setattr(holder, key, at)
 
 
+def _repeated_methods(tree: ast.Module) -> None:
+    """A method the LM wrote again in the same class (a small LM repeats `__call__`, often cut short) keeps its
+    first definition: the one written after the prompt's pattern (Python would keep the last)."""
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        names: set[str] = set()
+        body = []
+        for node in cls.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.name in names:
+                    continue
+                names.add(node.name)
+            body.append(node)
+        cls.body = body
+
+
 def _module_methods(tree: ast.Module) -> None:
     """A PyTorch `forward` becomes `__call__`; a `__call__` in a class without `setup` gets `@nn.compact`
     (without it, the layers it creates inline cannot be bound)."""
@@ -532,15 +547,16 @@ def fix_interface(source: str, class_name: str = "Model", num_classes: int = 10)
 def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model", num_classes: int | None = 10
             ) -> str:
     """The AST rewrites: PyTorch modules, signatures and keywords, recurrent layers, repeated or unknown
-    layer arguments, `forward` and a missing `@nn.compact`, a `__call__` cut off (the parent's), number fields
-    called like layers, the array a helper returns called like a layer, a layer built but not applied, fields
-    read as bare names, list defaults, a tuple of widths used as one, a missing channel axis, a missing return,
-    fields used but undeclared or declared but without a default, `train` for local Modules, forbidden imports
-    nobody uses.
+    layer arguments, a method written twice (the first kept), `forward` and a missing `@nn.compact`, a
+    `__call__` cut off (the parent's), number fields called like layers, the array a helper returns called like
+    a layer, a layer built but not applied, fields read as bare names, list defaults, a tuple of widths used as
+    one, a missing channel axis, a missing return, fields used but undeclared or declared but without a
+    default, `train` for local Modules, forbidden imports nobody uses.
     The channel axis and the return are a classifier's (num_classes None: the class is not one)."""
     from evojax_nas.programs.static_check import ALLOWED_IMPORTS
 
     tree = _LayerArguments().visit(_TorchModules().visit(ast.parse(source)))
+    _repeated_methods(tree)
     _borrow_call(tree, class_name, parents)
     _module_methods(tree)
     _field_calls(tree)

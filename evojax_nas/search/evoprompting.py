@@ -27,16 +27,18 @@ import numpy as np
 from evojax_nas.evaluate.result import Result
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
-from evojax_nas.search.fitness import Score, fitness, program_fitness, score
+from evojax_nas.search.fitness import Score, program_fitness, score, screen_fitness
+from evojax_nas.search.method import check_confirm_seeds
 from evojax_nas.search.mutation import vary
 from evojax_nas.search.pipeline import Child, Journal, Pipeline
-from evojax_nas.search.prompts import build_prompt, build_retry_prompt
+from evojax_nas.search.prompts import build_prompt, build_retry_prompt, edit_prefix
 from evojax_nas.tasks.base import Task
 
 RETRIED_KINDS = ("syntax", "forbidden", "interface", "shape", "nan", "crash")  # not timeout, oom: size, not bugs
 
 PARENT_MODES = ("fittest", "random", "seeds")
 OPERATORS = ("lm", "mutation")  # who writes the children: the LM, or the non-LM baseline (search/mutation.py)
+CHILD_FORMS = ("whole", "edit")  # the LM writes the child's class, or rewrites the fittest parent's from a cut
 
 
 def check_config(config: Any) -> None:
@@ -48,11 +50,11 @@ def check_config(config: Any) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "num_rounds" else 1):
             raise ValueError(f"search.{name} must be a positive integer, not {value!r}")
-    confirm = config.get("confirm_seeds", 1)
-    if not isinstance(confirm, int) or isinstance(confirm, bool) or confirm < 1:
-        raise ValueError(f"search.confirm_seeds must be a positive integer, not {confirm!r}")
+    check_confirm_seeds(config)
     if not isinstance(config.get("retry_failed", False), bool):
         raise ValueError(f"search.retry_failed must be true or false, not {config.retry_failed!r}")
+    if config.get("child_form", "whole") not in CHILD_FORMS:
+        raise ValueError(f"search.child_form must be one of {CHILD_FORMS}, not {config.child_form!r}")
     operator = config.get("operator", "lm")
     if operator not in OPERATORS:
         raise ValueError(f"search.operator must be one of {OPERATORS}, not {operator!r}")
@@ -106,11 +108,6 @@ def select_parents(state: SearchState, mode: str, shots: int, population_size: i
         raise RuntimeError("no eligible parents: every seed failed or fell under the accuracy threshold")
     picked = rng.choice(len(candidates), size=min(shots, len(candidates)), replace=False)
     return sorted((candidates[i] for i in picked), key=program_fitness)
-
-
-def screen_fitness(metrics: dict[str, Any]) -> float:
-    """Fitness on the screening seeds alone (what decides whether a child is confirmed)."""
-    return fitness(metrics.get("screen_val_accuracy_mean", metrics["val_accuracy_mean"]), metrics["params"])
 
 
 def same_outcome(result: Result, others: list[tuple[str, dict[str, Any]]]) -> str | None:
@@ -256,10 +253,16 @@ class EvoPrompting:
                                   for _ in range(cfg.samples_per_prompt))]
                     for ps, origin in zip(parents, origins, strict=True)]
         prompts = [build_prompt(ps, self.spec, cfg.size_factor, cfg.accuracy_gain) for ps in parents]
-        completions = self.pipeline.generate(state, [p for p, _ in prompts], temps, cfg.samples_per_prompt, lm_seed,
-                                             {"attempt": attempt})
-        return [[self.pipeline.child(text, header, ps, origin) for text in texts]
-                for (_, header), ps, origin, texts in zip(prompts, parents, origins, completions, strict=True)]
+        prefixes = [""] * len(prompts)
+        if cfg.get("child_form", "whole") == "edit":  # the fittest parent's class up to a cut; the LM writes on
+            rng = np.random.default_rng(lm_seed)
+            prefixes = [edit_prefix(ps[-1], self.spec.class_name, rng) for ps in parents]
+            origins = [{**o, "edit_lines": prefix.count("\n")} for o, prefix in zip(origins, prefixes, strict=True)]
+        texts = [f"{p}\n{prefix}" if prefix else p for (p, _), prefix in zip(prompts, prefixes, strict=True)]
+        completions = self.pipeline.generate(state, texts, temps, cfg.samples_per_prompt, lm_seed, {"attempt": attempt})
+        return [[self.pipeline.child(f"\n{prefix}{text}" if prefix else text, header, ps, origin) for text in outs]
+                for (_, header), prefix, ps, origin, outs in zip(prompts, prefixes, parents, origins, completions,
+                                                                 strict=True)]
 
     def _retry(self, state: SearchState, failed: list[tuple[Child, Failure]], lm_seed: int
                ) -> tuple[list[Child], dict[str, Any]]:

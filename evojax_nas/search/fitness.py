@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from evojax_nas.evaluate.result import Result
 from evojax_nas.programs.program import Program
@@ -17,6 +18,11 @@ def program_fitness(program: Program) -> float:
     """The fitness of an evaluated program (one with metrics)."""
     assert program.metrics is not None
     return fitness(program.metrics["val_accuracy_mean"], program.metrics["params"])
+
+
+def screen_fitness(metrics: dict[str, Any]) -> float:
+    """Fitness on the screening seeds alone (what decides whether a child is confirmed on more seeds)."""
+    return fitness(metrics.get("screen_val_accuracy_mean", metrics["val_accuracy_mean"]), metrics["params"])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,8 +41,9 @@ import numpy as np
 from evojax_nas.evaluate.result import Result
 from evojax_nas.programs.program import Program
 from evojax_nas.search.archive import Archive, Axis
-from evojax_nas.search.fitness import score
+from evojax_nas.search.fitness import score, screen_fitness
 from evojax_nas.search.llmatic_prompts import CROSSOVER, MUTATIONS, RANDOM_GENERATION, build_instruction_prompt
+from evojax_nas.search.method import check_confirm_seeds
 from evojax_nas.search.pipeline import Child, Journal, Pipeline
 from evojax_nas.tasks.base import Task
 
@@ -68,6 +69,7 @@ def check_config(config: Any) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "num_rounds" else 1):
             raise ValueError(f"search.{name} must be a positive integer, not {value!r}")
+    check_confirm_seeds(config)
     if config.ablation not in ABLATIONS:
         raise ValueError(f"search.ablation must be one of {ABLATIONS}, not {config.ablation!r}")
     for name in ("mutation_probability", "initial_temperature", "crossover_temperature", "temperature_noise",
@@ -325,7 +327,9 @@ class Llmatic:
         """seeds: the first is the initial network; a second, when given, is a worked example shown before
         each prompt (the initial network improved as its docstring says: a 270M LM shown one network and
         an instruction writes little that trains). screen_seeds, train_seed: the training seeds (the train
-        config's num_seeds and seed); LLMatic trains each child once."""
+        config's num_seeds and seed); LLMatic trains each child once, and with `confirm_seeds` above
+        screen_seeds a child that would be the new best is trained on the next seeds up to confirm_seeds
+        before it counts (as EvoPrompting confirms its population's entrants)."""
         check_config(config)
         if not seeds:
             raise ValueError("LLMatic needs an initial network: give one seed program")
@@ -337,6 +341,7 @@ class Llmatic:
         self.example = (seeds[0], seeds[1]) if len(seeds) > 1 else None
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
         self.axes = [Axis.from_config(a) for a in config.network_descriptors]
+        self.confirm = list(range(train_seed + screen_seeds, train_seed + config.get("confirm_seeds", 1)))
 
     def initial_state(self) -> LlmaticState:
         cfg = self.config
@@ -441,9 +446,15 @@ class Llmatic:
 
     def _evaluate(self, state: LlmaticState, pairs: list[tuple[Request, Child | None, str]]
                   ) -> tuple[list[Outcome], dict[str, Program]]:
-        """Train the new children (once each, on the screening seeds) and say what became of each request."""
+        """Train the new children (once each, on the screening seeds; a would-be best on more, see __init__)
+        and say what became of each request."""
         trainable = [c.program for _, c, status in pairs if status == "new"]
         results = self.pipeline.train(state, trainable) if trainable else {}
+        best = -math.inf if state.best_fitness is None else state.best_fitness
+        confirm = [p for p in trainable if score(results[p.id], self.pipeline.min_val_accuracy).eligible
+                   and screen_fitness(results[p.id].metrics) > best]
+        if self.confirm and confirm:
+            results.update(self.pipeline.train(state, confirm, "confirm", self.confirm))
         outcomes, programs = [], {}
         for req, child, status in pairs:
             if status == "new":

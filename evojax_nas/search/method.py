@@ -57,3 +57,10 @@ def check_config(config: Any) -> None:
     """Raise ValueError, naming the field, for a search config its method cannot run."""
     method = method_class(config.get("method", "evoprompting"))
     importlib.import_module(method.__module__).check_config(config)
+
+
+def check_confirm_seeds(config: Any) -> None:
+    """search.confirm_seeds (both methods): the training seeds a would-be winner is trained on before it counts."""
+    confirm = config.get("confirm_seeds", 1)
+    if not isinstance(confirm, int) or isinstance(confirm, bool) or confirm < 1:
+        raise ValueError(f"search.confirm_seeds must be a positive integer, not {confirm!r}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 
+import numpy as np
+
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.fitness import program_fitness
 from evojax_nas.tasks.base import PromptSpec
@@ -55,6 +57,19 @@ def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 
     header = f"class {spec.class_name}(nn.Module):"
     blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params, spec.score_name)}\n{header}")
     return "\n\n\n".join(blocks), header
+
+
+def edit_prefix(parent: Program, class_name: str, rng: np.random.Generator) -> str:
+    """For a child written as an edit of its parent (`search.child_form = "edit"`): the parent's class from
+    after its header up to a statement drawn at random (never the first), ending with a newline. The prompt
+    ends with it and the LM rewrites the rest, so the child keeps the parent's working beginning."""
+    lines = parent.source.split("\n")
+    node = next(n for n in ast.parse(parent.source).body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    cuts = sorted({_start(n) for n in ast.walk(node) if isinstance(n, ast.stmt) and n is not node})[1:]
+    if not cuts:
+        return ""
+    cut = int(cuts[rng.integers(len(cuts))])
+    return "\n".join(lines[node.lineno: cut - 1]) + "\n"
 
 
 def build_retry_prompt(parents: list[Program], code: str, failure: Failure, spec: PromptSpec,
