@@ -139,7 +139,9 @@ def run_one(spec: str, seed: int, budget: str, out: Path) -> dict:
         print(f"running {workdir.name} ...", flush=True)
         start = time.perf_counter()
         with open(out / "stats" / f"{workdir.name}.log", "a") as log:
-            process = subprocess.Popen([sys.executable, "-m", "evojax_nas.cli", "search", "--config", str(config),
+            # a run begun resumes on its own config.json (a config field added since would refuse --config)
+            begun = [] if (workdir / "config.json").exists() else ["--config", str(config)]
+            process = subprocess.Popen([sys.executable, "-m", "evojax_nas.cli", "search", *begun,
                                         "--workdir", str(workdir)], stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
             _, status, usage = os.wait4(process.pid, 0)
         stats["wall_s"] += time.perf_counter() - start

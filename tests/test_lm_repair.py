@@ -124,6 +124,13 @@ def test_a_method_written_twice_keeps_its_first_definition():
     assert out.count("def __call__") == 1 and "return nn.Dense(10)(x)" in out
 
 
+def test_recurrent_cells_get_flax_features():
+    for cell, fixed in (("nn.LSTMCell(self.hidden, self.hidden)", "nn.LSTMCell(self.hidden)"),  # PyTorch's (in, out)
+                        ("nn.GRUCell(hidden_size=16)", "nn.GRUCell(16)"), ("nn.LSTMCell()", "nn.LSTMCell(32)")):
+        out = rewrite(HEADER + f"    @nn.compact\n    def __call__(self, x):\n        return nn.RNN({cell})(x)\n")
+        assert f"nn.RNN({fixed})" in out
+
+
 def test_fields_without_defaults_are_ordered_first_and_the_models_dropped_or_defaulted():
     fixed = rewrite("class Block(nn.Module):\n    kernel: int = 3\n    channels: int\n    unused: nn.ReLU\n\n"
                     "    def __call__(self, x):\n        return nn.Conv(self.channels, (self.kernel,))(x)\n\n"

@@ -124,6 +124,12 @@ class _TorchModules(ast.NodeTransformer):
             node.args = node.args[1:3]
         elif name == "Linear" and len(node.args) == 2:  # (in, out)
             node.args = node.args[1:]
+        elif name in CELLS and len(node.args) >= 2:  # PyTorch's (input_size, hidden_size): the features
+            node.args = node.args[1:2]
+        elif name in CELLS and not node.args:  # features is required: a size keyword's, else the default width
+            sizes = [k.value for k in node.keywords if k.arg in RECURRENT_SIZE]
+            node.keywords = [k for k in node.keywords if k.arg not in RECURRENT_SIZE]
+            node.args = sizes[:1] or [ast.Constant(dict(FIELD_DEFAULTS)[""])]
         elif name and name.startswith("BatchNorm") and name != "BatchNorm":  # (num_features)
             node.args = []
         if name and TORCH_CONV.fullmatch(name):
