@@ -61,7 +61,9 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         config.search.update(num_rounds=6, num_prompts=8, samples_per_prompt=8, num_children=40,
                              max_samples_per_round=128, max_new_tokens=256, tune_epochs=1, tune_batch_size=16,
                              fidelity=(0.1, 0.3, 1.0), fidelity_keep=1 / 2)
-        config.train.update(num_steps=1000, num_seeds=1)
+        # 1e13 FLOPs: about 150 s of a worker on this CPU, 40x the costliest seed's training (2.4e11); the
+        # LM's 1,000-5,000-unit GRUs (1e14 and more) would each hold a worker for the whole timeout
+        config.train.update(num_steps=1000, num_seeds=1, max_train_flops=1e13)
         config.eval.update(num_workers=2, timeout_s=300.0)  # the seeds take up to 180 s here; a giant must not stall
     elif budget == "compare":  # the evaluation budget of configs/mnist1d_llmatic.py:compare: 5 rounds of 16 samples
         config.search.update(num_rounds=5, num_prompts=4, samples_per_prompt=4, num_children=16,

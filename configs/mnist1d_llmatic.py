@@ -61,13 +61,13 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         config.eval.update(num_workers=2, timeout_s=300.0)
     elif budget == "quality":  # configs/mnist1d_evoprompting.py:quality: its samples a round (LLMatic trains every
         # valid one), halving and confirmation
-        quality = evoprompting_config("quality").search
+        evoprompting = evoprompting_config("quality")
+        quality = evoprompting.search
         config.search.update(num_rounds=quality.num_rounds, batch=quality.max_samples_per_round, num_init_nets=4,
                              cells=49, prompt_cells=49, max_new_tokens=quality.max_new_tokens,
                              fidelity=quality.fidelity, fidelity_keep=quality.fidelity_keep,
                              confirm_seeds=quality.confirm_seeds)
-        config.train.update(num_steps=1000, num_seeds=1)
-        config.eval.update(num_workers=2, timeout_s=300.0)
+        config.train, config.eval = evoprompting.train, evoprompting.eval
     elif budget != "full":
         raise ValueError(f"budget must be full, small, compare or quality, not {budget!r}")
     return config

@@ -104,6 +104,17 @@ def test_a_program_over_the_memory_budget_is_refused_before_it_runs(task, tmp_pa
     assert err.value.kind == "oom"
 
 
+def test_a_program_over_the_compute_cap_is_refused_before_it_trains(task, tmp_path):
+    # the MLP's forward pass: 2 x (40 x 100 + 100 x 100 + 100 x 10) multiply-adds, about 3.0e4 FLOPs; 1,000 steps
+    # of 100 examples at 3 passes each: about 9e9
+    over = trainer(task, tmp_path, num_steps=1000, strategy="python-vmap", max_train_flops=1e9)
+    with pytest.raises(TrainingError, match="max_train_flops") as err:
+        over.train(model("mlp", seed_counts=(1,)))
+    assert err.value.kind == "timeout"
+    under = trainer(task, tmp_path, num_steps=5, strategy="python-vmap", max_train_flops=1e9)
+    assert under.train(model("mlp", seed_counts=(1,))).params == 15_210
+
+
 def test_a_search_evaluates_on_its_run_directorys_private_data(tmp_path):
     from evojax_nas.config import load_config
     from evojax_nas.runs.search_run import evaluator_config

@@ -60,6 +60,17 @@ class TrainingError(Exception):
         self.kind = kind
 
 
+def over_compute(forward_flops: float, num_steps: int, batch_size: int, cap: float) -> str | None:
+    """Why a candidate is not trained when training it on one seed (about 3 forward passes' FLOPs a trained
+    example: the forward and the backward pass) would exceed `cap` FLOPs (0: no cap); None to train it. A child
+    1,000x a seed's cost times out anyway, after holding a worker for the whole timeout."""
+    need = 3.0 * forward_flops * batch_size * num_steps
+    if not cap or need <= cap:
+        return None
+    return (f"training would take about {need:.2g} FLOPs a seed ({forward_flops:.3g} a forward pass, {num_steps} "
+            f"steps of {batch_size}), over train.max_train_flops = {cap:.2g}: not trained")
+
+
 class OverBudget(TrainingError):
     """A compiled program needs more memory than the budget (XLA's memory analysis): `need` bytes."""
 
@@ -76,6 +87,7 @@ def default_config() -> ml_collections.ConfigDict:
         "optimizer": "adam", "learning_rate": 1e-2, "weight_decay": 0.0,
         "batch_size": 100, "num_steps": 8000, "num_seeds": 1, "seed": 0,
         "strategy": "auto", "scan_chunk": 100, "eval_batch_size": 1000, "pack": 0,
+        "max_train_flops": 0.0,  # a candidate whose training on a seed would take more FLOPs is refused (0: no cap)
     })
 
 
@@ -492,6 +504,8 @@ class Trainer:
             try:
                 self.check_output(network)
                 size, forward = self.measure(network)
+                if why := over_compute(forward.flops, cfg.num_steps, cfg.batch_size, cfg.get("max_train_flops", 0.0)):
+                    raise TrainingError("timeout", why)
             except TrainingError as err:
                 out[index] = err
                 continue
