@@ -28,7 +28,7 @@ from evojax_nas.evaluate.result import Result
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.fitness import Score, program_fitness, score, screen_fitness
-from evojax_nas.search.method import check_confirm_seeds
+from evojax_nas.search.method import check_confirm_seeds, confirmation_seeds
 from evojax_nas.search.mutation import vary
 from evojax_nas.search.pipeline import Child, Journal, Pipeline
 from evojax_nas.search.prompts import build_prompt, build_retry_prompt, edit_prefix
@@ -310,7 +310,7 @@ class EvoPrompting:
                     twins.add(child.program.id)
                     self.pipeline.log(state, child.program, result, "confirm",
                               Score(s.fitness, False, f"same outcome as {twin}"))
-        extra = list(range(self.train_seed + self.screen_seeds, self.train_seed + self.config.get("confirm_seeds", 1)))
+        extra = confirmation_seeds(self.config, self.screen_seeds, self.train_seed)
         confirmed = self.pipeline.train(state, [c.program for c in confirm], "confirm", extra) \
             if extra and confirm else {}
         pool_ids = {p.id for p in state.pool}

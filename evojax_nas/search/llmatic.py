@@ -43,7 +43,7 @@ from evojax_nas.programs.program import Program
 from evojax_nas.search.archive import Archive, Axis
 from evojax_nas.search.fitness import score, screen_fitness
 from evojax_nas.search.llmatic_prompts import CROSSOVER, MUTATIONS, RANDOM_GENERATION, build_instruction_prompt
-from evojax_nas.search.method import check_confirm_seeds
+from evojax_nas.search.method import check_confirm_seeds, confirmation_seeds
 from evojax_nas.search.pipeline import Child, Journal, Pipeline
 from evojax_nas.tasks.base import Task
 
@@ -341,7 +341,7 @@ class Llmatic:
         self.example = (seeds[0], seeds[1]) if len(seeds) > 1 else None
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
         self.axes = [Axis.from_config(a) for a in config.network_descriptors]
-        self.confirm = list(range(train_seed + screen_seeds, train_seed + config.get("confirm_seeds", 1)))
+        self.confirm = confirmation_seeds(config, screen_seeds, train_seed)
 
     def initial_state(self) -> LlmaticState:
         cfg = self.config

@@ -64,3 +64,9 @@ def check_confirm_seeds(config: Any) -> None:
     confirm = config.get("confirm_seeds", 1)
     if not isinstance(confirm, int) or isinstance(confirm, bool) or confirm < 1:
         raise ValueError(f"search.confirm_seeds must be a positive integer, not {confirm!r}")
+
+
+def confirmation_seeds(config: Any, screen_seeds: int, train_seed: int) -> list[int]:
+    """The training seeds a would-be winner is trained on after its screening seeds, up to search.confirm_seeds
+    in all (none when confirm_seeds does not exceed the screening seeds)."""
+    return list(range(train_seed + screen_seeds, train_seed + config.get("confirm_seeds", 1)))
