@@ -2,6 +2,8 @@
 (the seeds are our own code, so they are traced here, in the test process)."""
 
 
+import threading
+
 import flax.linen as nn
 import numpy as np
 import pytest
@@ -113,6 +115,29 @@ def test_a_program_over_the_compute_cap_is_refused_before_it_trains(task, tmp_pa
     assert err.value.kind == "timeout"
     under = trainer(task, tmp_path, num_steps=5, strategy="python-vmap", max_train_flops=1e9)
     assert under.train(model("mlp", seed_counts=(1,))).params == 15_210
+
+
+def test_a_recurrent_net_on_two_seeds_inits_and_evaluates_without_hanging(tmp_path):
+    # A 64-unit LSTM's init on two seeds batched the QR of its orthogonal initialisers, and jaxlib's batched
+    # LAPACK QR deadlocked XLA's CPU thread pool (2 of 3 runs on a 2-core CPU: every thread waiting, the worker
+    # idle until its deadline). Init now runs the one-seed program per seed. A thread bounds the wait.
+    from evojax_nas.tasks.mnist1d import make_task
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x, train=False):
+            h = nn.RNN(nn.LSTMCell(64))(x[..., None])
+            return nn.Dense(10)(h.reshape(h.shape[0], -1))
+
+    network = ExportedNetwork.from_bytes(export_class(Net, TraceSpec("Model", (40,)), (1, 2)))
+    out: list = []
+    run = threading.Thread(target=lambda: out.append(
+        trainer(make_task(seed=0), tmp_path, num_steps=1, strategy="python-vmap").train(network, seeds=[0, 1])),
+        daemon=True)
+    run.start()
+    run.join(timeout=120)
+    assert not run.is_alive(), "init or evaluation of a 2-seed LSTM hung"
+    assert len(out[0].val_accuracy) == 2
 
 
 def test_a_search_evaluates_on_its_run_directorys_private_data(tmp_path):

@@ -241,8 +241,16 @@ class ExportedNetwork:
         return self.programs[num_seeds][name]
 
     def init(self, param_keys: jax.Array, dropout_keys: jax.Array) -> tuple[Any, Any]:
-        """u32[S,2] key data each -> (params, state), every leaf with a leading seed axis."""
-        return self._program("init", param_keys.shape[0]).call(param_keys, dropout_keys)
+        """u32[S,2] key data each -> (params, state), every leaf with a leading seed axis. Each seed is
+        initialised by the one-seed program (the same numbers): an S-seed init batches the QR of orthogonal
+        initialisers (recurrent cells), and jaxlib's batched LAPACK QR, run on XLA's CPU thread pool while
+        another does the same, deadlocked that pool (two threads on this 2-core CPU; every thread waiting)."""
+        s = param_keys.shape[0]
+        if s == 1 or 1 not in self.programs:
+            return self._program("init", s).call(param_keys, dropout_keys)
+        one = self._program("init", 1)
+        per_seed = [one.call(param_keys[i:i + 1], dropout_keys[i:i + 1]) for i in range(s)]
+        return jax.tree.map(lambda *a: jnp.concatenate(a), *per_seed)
 
     def apply_train(self, params: Any, state: Any, x: jax.Array, dropout_keys: jax.Array) -> tuple[Any, Any]:
         """x [S,B,...] -> (logits [S,B,C], new state), in training mode."""
