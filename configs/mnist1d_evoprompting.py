@@ -27,6 +27,9 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         # the full budget; fidelity_keep: the fraction of a rung that goes on (search/fidelity.py)
         "fidelity": (),
         "fidelity_keep": 1 / 3,
+        # what ranks a rung: "accuracy" (validation accuracy), or "pareto" (fronts of accuracy and size, within a
+        # front by fitness), which keeps the small slow learners a size-weighted fitness looks for
+        "fidelity_rank": "accuracy",
         "seed": 0,
         "num_rounds": 10,
         "num_prompts": 10,  # prompts per sampling attempt
@@ -60,7 +63,7 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         # budget's top 3 in 8 of 10 shuffles at 39 % of the steps (benchmarks/successive_halving.py)
         config.search.update(num_rounds=6, num_prompts=8, samples_per_prompt=8, num_children=40,
                              max_samples_per_round=128, max_new_tokens=256, tune_epochs=1, tune_batch_size=16,
-                             fidelity=(0.1, 0.3, 1.0), fidelity_keep=1 / 2)
+                             fidelity=(0.1, 0.3, 1.0), fidelity_keep=1 / 2, fidelity_rank="pareto")
         # 1e13 FLOPs: about 150 s of a worker on this CPU, 40x the costliest seed's training (2.4e11); the
         # LM's 1,000-5,000-unit GRUs (1e14 and more) would each hold a worker for the whole timeout
         config.train.update(num_steps=1000, num_seeds=1, max_train_flops=1e13)

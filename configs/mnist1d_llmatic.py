@@ -31,6 +31,7 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         # the full budget; fidelity_keep: the fraction of a rung that goes on (search/fidelity.py)
         "fidelity": (),
         "fidelity_keep": 1 / 3,
+        "fidelity_rank": "accuracy",  # LLMatic's networks are ranked by accuracy (search/fidelity.py)
         "seed": 0,
         "num_rounds": 20,  # generations (the paper: 20 of 100 networks, 2000 in all)
         "batch": 100,  # networks per generation

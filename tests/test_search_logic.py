@@ -232,6 +232,21 @@ def test_successive_halving_scores_the_full_budget_only_and_logs_the_stopped_wit
     assert abs(thirds.fraction_of_steps(27) - (27 * 100 + 9 * 200 + 3 * 700) / 27000) < 1e-9
 
 
+def test_pareto_halving_keeps_small_networks_that_learn_slowly():
+    from evojax_nas.search.fidelity import Fidelity, pareto_order
+
+    # (id, validation accuracy after the rung, size): a big fast learner, small slow ones, one dominated by both
+    rung = [("big", 0.92, 366_602), ("gru24", 0.15, 2_146), ("gru30", 0.29, 3_420), ("tiny", 0.10, 30),
+            ("mid", 0.20, 400_000), ("cnn", 0.60, 5_210)]
+    by_accuracy = Fidelity.of((0.1, 1.0), 0.5, 1000).order(rung)
+    assert by_accuracy[:3] == ["big", "cnn", "gru30"]
+    # the first front (none more accurate and smaller) by fitness, then the next; "mid" is dominated
+    assert pareto_order(rung) == ["tiny", "gru24", "cnn", "gru30", "big", "mid"]
+    assert Fidelity.of((0.1, 1.0), 0.5, 1000, rank="pareto").order(rung) == pareto_order(rung)
+    with pytest.raises(ValueError, match="fidelity_rank"):
+        Fidelity.of((0.1, 1.0), 0.5, 1000, rank="fitness")
+
+
 class EditLM:
     """Finishes whatever class the prompt ends with: a new layer and the read-out inside `__call__`, or a whole
     `__call__` after the fields."""

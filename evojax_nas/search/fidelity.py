@@ -1,6 +1,12 @@
-"""Successive halving (`search.fidelity`): every child trains a short budget, the best fraction by validation
-accuracy continues from its state to the next rung, and only the last rung, the full budget, is scored
-and can enter the population. A child stopped early is logged with its rung (failure kind "stopped")."""
+"""Successive halving (`search.fidelity`): every child trains a short budget, the best fraction
+(`search.fidelity_rank`) continues from its state to the next rung, and only the last rung, the full budget, is
+scored and can enter the population. A child stopped early is logged with its rung (failure kind "stopped").
+
+"accuracy" ranks a rung by validation accuracy. "pareto" ranks it by non-dominated fronts of (validation
+accuracy, size), within a front by EvoPrompting's fitness: its fitness multiplies error by size, and at 10 % of
+the steps the accuracy of a rung favours large networks, which learn fastest (small GRUs were at 0.14-0.29 after
+100 steps while a 366,602-parameter LSTM was at 0.92), so ranking by accuracy stopped the small networks the
+fitness is looking for."""
 
 from __future__ import annotations
 
@@ -9,6 +15,22 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from evojax_nas.search.fitness import fitness
+
+RANKS = ("accuracy", "pareto")
+
+
+def pareto_order(rung: Sequence[tuple[str, float, int]]) -> list[str]:
+    """Ids by non-dominated front of (validation accuracy: higher, size: smaller), the first front first; within
+    a front by fitness, then id."""
+    left, out = list(rung), []
+    while left:
+        front = [a for a in left if not any(b[1] >= a[1] and b[2] <= a[2] and (b[1], b[2]) != (a[1], a[2])
+                                            for b in left)]
+        out += [i for i, _, _ in sorted(front, key=lambda r: (-fitness(r[1], r[2]), r[0]))]
+        left = [a for a in left if a not in front]
+    return out
+
 
 @dataclasses.dataclass(frozen=True)
 class Fidelity:
@@ -16,9 +38,10 @@ class Fidelity:
 
     steps: tuple[int, ...]
     keep: float
+    rank: str = "accuracy"
 
     @classmethod
-    def of(cls, fractions: Sequence[float], keep: float, num_steps: int) -> Fidelity | None:
+    def of(cls, fractions: Sequence[float], keep: float, num_steps: int, rank: str = "accuracy") -> Fidelity | None:
         """From fractions of num_steps (the last 1.0); None when there is at most one rung (off)."""
         fractions = [float(f) for f in fractions]
         if len(fractions) <= 1:
@@ -29,11 +52,20 @@ class Fidelity:
                              f"not {tuple(fractions)}")
         if not 0.0 < keep < 1.0:
             raise ValueError(f"search.fidelity_keep must be a fraction in (0, 1), not {keep!r}")
-        return cls(steps, keep)
+        if rank not in RANKS:
+            raise ValueError(f"search.fidelity_rank must be one of {RANKS}, not {rank!r}")
+        return cls(steps, keep, rank)
 
     @classmethod
     def from_config(cls, search: Any, num_steps: int) -> Fidelity | None:
-        return cls.of(search.get("fidelity", ()), search.get("fidelity_keep", 1 / 3), num_steps)
+        return cls.of(search.get("fidelity", ()), search.get("fidelity_keep", 1 / 3), num_steps,
+                      search.get("fidelity_rank", "accuracy"))
+
+    def order(self, rung: Sequence[tuple[str, float, int]]) -> list[str]:
+        """The ids of a rung's (id, validation accuracy, size), best first, ties by id."""
+        if self.rank == "accuracy":
+            return [i for i, _, _ in sorted(rung, key=lambda r: (-r[1], r[0]))]
+        return pareto_order(rung)
 
     def kept(self, trained: int) -> int:
         """How many of the `trained` children of a rung go on (at least one)."""

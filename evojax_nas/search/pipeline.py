@@ -166,24 +166,26 @@ class Pipeline:
         return results
 
     def _halving(self, state: Ledger, children: list[Program], seeds: list[int] | None) -> dict[str, Result]:
-        """Each rung trains the children still in from where the last rung stopped; the best `keep` by
-        validation accuracy (ties by id) go on, the others are logged "stopped" as their screening result.
+        """Each rung trains the children still in from where the last rung stopped; the best `keep` (by the
+        fidelity's rank) go on, the others are logged "stopped" as their screening result.
         Every rung is journalled, so a resumed run replays the same decisions."""
         assert self.fidelity is not None
         steps, out, alive, start = self.fidelity.steps, {}, list(children), 0
         for r, end in enumerate(steps[:-1]):
             rung = self._stage(state, alive, f"rung{r}", seeds, (start, end))
-            ranked = sorted((p for p in alive if rung[p.id].ok),
-                            key=lambda p: (-rung[p.id].metrics["val_accuracy_mean"], p.id))
-            keep = ranked[: self.fidelity.kept(len(ranked))]
+            ok = {p.id: p for p in alive if rung[p.id].ok}
+            ranked = self.fidelity.order([(i, rung[i].metrics["val_accuracy_mean"], int(rung[i].metrics["params"]))
+                                          for i in ok])
+            keep = [ok[i] for i in ranked[: self.fidelity.kept(len(ranked))]]
             for p in alive:
                 result = rung[p.id]
                 if p in keep:
                     continue
                 if result.ok:
                     result = Result(p.id, failure=Failure("stopped", (
-                        f"stopped at step {end} of {steps[-1]} (rung {r + 1} of {len(steps)}): validation accuracy "
-                        f"{result.metrics['val_accuracy_mean']:.3f}, below the {len(keep)} that went on")),
+                        f"stopped at step {end} of {steps[-1]} (rung {r + 1} of {len(steps)}): validation "
+                        f"accuracy {result.metrics['val_accuracy_mean']:.3f} at {result.metrics['params']} "
+                        f"parameters, below the {len(keep)} that went on ({self.fidelity.rank})")),
                         seconds=result.seconds, computation=result.computation)
                 out[p.id] = result
                 self.log(state, p, result, "screen", mark_seen=False)  # once: log() skips what the journal has
