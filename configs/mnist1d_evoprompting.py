@@ -28,7 +28,7 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         "fidelity": (),
         "fidelity_keep": 1 / 3,
         # what ranks a rung: "accuracy" (validation accuracy), or "pareto" (fronts of accuracy and size, within a
-        # front by fitness), which keeps the small slow learners a size-weighted fitness looks for
+        # front by accuracy), which keeps the small slow learners a size-weighted fitness looks for
         "fidelity_rank": "accuracy",
         "seed": 0,
         "num_rounds": 10,

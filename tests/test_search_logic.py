@@ -240,8 +240,8 @@ def test_pareto_halving_keeps_small_networks_that_learn_slowly():
             ("mid", 0.20, 400_000), ("cnn", 0.60, 5_210)]
     by_accuracy = Fidelity.of((0.1, 1.0), 0.5, 1000).order(rung)
     assert by_accuracy[:3] == ["big", "cnn", "gru30"]
-    # the first front (none more accurate and smaller) by fitness, then the next; "mid" is dominated
-    assert pareto_order(rung) == ["tiny", "gru24", "cnn", "gru30", "big", "mid"]
+    # the first front (none more accurate and smaller) by accuracy, then the next; "mid" is dominated
+    assert pareto_order(rung) == ["big", "cnn", "gru30", "gru24", "tiny", "mid"]
     assert Fidelity.of((0.1, 1.0), 0.5, 1000, rank="pareto").order(rung) == pareto_order(rung)
     with pytest.raises(ValueError, match="fidelity_rank"):
         Fidelity.of((0.1, 1.0), 0.5, 1000, rank="fitness")
