@@ -201,13 +201,14 @@ def test_a_replayed_round_reuses_the_journal_and_ends_the_same():
     assert strip(replay) == strip(state1)
 
 
-def test_successive_halving_scores_the_full_budget_only_and_logs_the_stopped_with_their_rung():
+@pytest.mark.parametrize("rank", ["accuracy", "pareto"])
+def test_successive_halving_scores_the_full_budget_only_and_logs_the_stopped_with_their_rung(rank):
     from evojax_nas.search.fidelity import Fidelity
 
     evaluator, journal = ScriptedEvaluator(), MemoryJournal()
     evo = search(evaluator, journal, num_children=4, samples_per_prompt=4, max_samples_per_round=8,
                  retry_failed=False)
-    evo.pipeline.fidelity = Fidelity.of((0.25, 1.0), 0.5, 100)
+    evo.pipeline.fidelity = Fidelity.of((0.25, 1.0), 0.5, 100, rank)
     state = evo.run_round(evo.run_round(evo.initial_state()))
     seeds_ = {p.id for p in seeds()}
     assert all(steps is None for pid, steps in evaluator.steps if pid in seeds_)  # the seeds: the full budget
@@ -215,8 +216,11 @@ def test_successive_halving_scores_the_full_budget_only_and_logs_the_stopped_wit
     went_on = [pid for pid, steps in evaluator.steps if steps == (25, 100)]
     ok = [pid for pid in rung0 if journal.results[(pid, "rung0")].ok]
     assert len(ok) >= 2 and len(went_on) == -(-len(ok) // 2) and set(went_on) <= set(ok)
-    best = sorted(ok, key=lambda pid: (-journal.results[(pid, "rung0")].metrics["val_accuracy_mean"], pid))
-    assert went_on == best[: len(went_on)]  # the best by validation accuracy, ties by id
+    best = evo.pipeline.fidelity.order([(pid, journal.results[(pid, "rung0")].metrics["val_accuracy_mean"],
+                                         journal.results[(pid, "rung0")].metrics["params"]) for pid in ok])
+    assert went_on == best[: len(went_on)]  # the best by the rank, ties by id
+    if rank == "accuracy":
+        assert best == sorted(ok, key=lambda pid: (-journal.results[(pid, "rung0")].metrics["val_accuracy_mean"], pid))
     stopped = [pid for pid in ok if pid not in went_on]
     assert all(journal.results[(pid, "screen")].failure.kind == "stopped" for pid in stopped)
     assert "rung 1 of 2" in journal.results[(stopped[0], "screen")].failure.message
