@@ -19,6 +19,11 @@ from typing import Any
 RANKS = ("accuracy", "pareto")
 
 
+def by_accuracy(rows: Sequence[tuple[str, float, int]]) -> list[str]:
+    """Ids of (id, validation accuracy, size) rows by accuracy, ties by id."""
+    return [i for i, _, _ in sorted(rows, key=lambda r: (-r[1], r[0]))]
+
+
 def pareto_order(rung: Sequence[tuple[str, float, int]]) -> list[str]:
     """Ids by non-dominated front of (validation accuracy: higher, size: smaller), the first front first; within
     a front by accuracy, then id."""
@@ -26,7 +31,7 @@ def pareto_order(rung: Sequence[tuple[str, float, int]]) -> list[str]:
     while left:
         front = [a for a in left if not any(b[1] >= a[1] and b[2] <= a[2] and (b[1], b[2]) != (a[1], a[2])
                                             for b in left)]
-        out += [i for i, _, _ in sorted(front, key=lambda r: (-r[1], r[0]))]
+        out += by_accuracy(front)
         left = [a for a in left if a not in front]
     return out
 
@@ -37,7 +42,7 @@ class Fidelity:
 
     steps: tuple[int, ...]
     keep: float
-    rank: str = "accuracy"
+    rank: str
 
     @classmethod
     def of(cls, fractions: Sequence[float], keep: float, num_steps: int, rank: str = "accuracy") -> Fidelity | None:
@@ -62,9 +67,7 @@ class Fidelity:
 
     def order(self, rung: Sequence[tuple[str, float, int]]) -> list[str]:
         """The ids of a rung's (id, validation accuracy, size), best first, ties by id."""
-        if self.rank == "accuracy":
-            return [i for i, _, _ in sorted(rung, key=lambda r: (-r[1], r[0]))]
-        return pareto_order(rung)
+        return by_accuracy(rung) if self.rank == "accuracy" else pareto_order(rung)
 
     def kept(self, trained: int) -> int:
         """How many of the `trained` children of a rung go on (at least one)."""
