@@ -8,7 +8,13 @@ LM are measured), at the `:quality` budget of configs/mnist1d_evoprompting.py (L
 round, halving and confirmation). Every run evaluates on the first run's private data. The first run trains
 the seeds (round 0); the others replay its records (share_round0), so their wall times leave round 0 out. A
 win is a child better than the best MNIST-1D seed, confirmed on 3 training seeds.
-Runs already finished in --out are read, not run again, so the benchmark resumes. Prints per run the best
+Runs already finished in --out are read, not run again, so the benchmark resumes. A finished run is also written
+to the ledger (--ledger, committed: benchmarks/results/search_quality/BUDGET/): what the table and the overlaid
+plots read of it (each child's round, fitness, size, accuracies, failure kind; the best program's source), its
+wall time, peak RSS and commit, and, once, the shared round 0 with the data seed it was trained on. A run in the
+ledger is not run again, and a new run evaluates on the ledger's data, so the table grows over sessions and
+machines that keep no run directories. (The data seed is public there: no sandbox reads this repository, and
+none can import the package that generates MNIST-1D.) Prints per run the best
 seed's fitness, the best fitness at the end and after the first N evaluated children (N: the fewest any
 run evaluated, so every method gets the same budget), the round that first beat the best seed, the best
 model; then mean +- std per method; and writes the overlaid report (`evonas report` of every run) to
@@ -32,7 +38,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -45,8 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 from evojax_nas.config import load_config  # noqa: E402
 from evojax_nas.runs.journal import AppendLog  # noqa: E402
-from evojax_nas.runs.report import load_run, write_report  # noqa: E402
+from evojax_nas.runs.report import load_run, plot, write_report  # noqa: E402
 from evojax_nas.runs.search_run import DATA_SEED  # noqa: E402
+
+LEDGER = ROOT / "benchmarks" / "results" / "search_quality"
+ROUND0 = "round0.json"  # in a ledger: the data seed, and the round 0 of each round-0 config
 
 # EvoPrompting, the paper's three ablations, and two baselines without evolution or without an LM; all at the
 # same budget (the configs share configs/mnist1d_evoprompting.py's budgets).
@@ -67,6 +75,8 @@ TINY = ("small", "    config.search.update(num_rounds=1, max_new_tokens=64, conf
                  "    config.train.update(num_steps=20)\n    config.min_val_accuracy = 0.0\n")
 
 
+# what the ledger keeps of a child's metrics: the table's and the plots' fields
+THIN_METRICS = ("params", "val_accuracy", "test_accuracy", "val_accuracy_mean", "test_accuracy_mean")
 SAMPLING = ("seed", "parents", "prompt_tuning", "operator", "child_form", "retry_failed", "num_rounds",
             "num_children", "max_samples_per_round")  # how children are sampled, and how many: round 0 has none
 
@@ -78,25 +88,64 @@ def round0_config(config: dict) -> dict:
     return {**{k: v for k, v in config.items() if k != "lm"}, "search": search}
 
 
-def share_round0(workdir: Path, config: Path, out: Path) -> None:
-    """Every run of the benchmark evaluates on the same private data (the first run's data seed), so their
-    fitnesses compare. Round 0 trains the seeds, the same for every run of a budget (same seeds, same training
-    seeds): a new run gets the successful round-0 records of an earlier run of the same config in its journal,
-    and replays them as a resumed run would (a seed that failed there, a timeout, is trained again)."""
+def share_round0(workdir: Path, config: Path, out: Path, ledger: Path) -> None:
+    """Every run of the benchmark evaluates on the same private data, so their fitnesses compare: the
+    ledger's data seed, else that of an earlier run in --out, else the run draws it. Round 0 trains the
+    seeds, the same for every run of a config's round 0 (same seeds, same training seeds): a new run gets the
+    records of one in the ledger or in --out and replays them as a resumed run would (a seed that failed
+    there is trained again)."""
     if workdir.exists():
         return
     mine = round0_config(json.loads(load_config(str(config)).to_json()))
     donors = sorted(p.parent for p in out.glob("*-s*/config.json") if (p.parent / DATA_SEED).exists())
-    if donors:
-        workdir.mkdir(parents=True)
-        shutil.copy(donors[0] / DATA_SEED, workdir / DATA_SEED)
-    for donor in donors:
-        if round0_config(json.loads((donor / "config.json").read_text())) == mine:
-            log = AppendLog(workdir / "candidates.jsonl")
-            for record in AppendLog(donor / "candidates.jsonl").read():
-                if record["round"] == 0 and record["result"]["metrics"]:
-                    log.append(record)
-            return
+    if (ledger / ROUND0).exists():
+        shared = json.loads((ledger / ROUND0).read_text())
+    elif donors:
+        shared = {"data_seed": int((donors[0] / DATA_SEED).read_text()), "rounds": [
+            {"config": round0_config(json.loads((d / "config.json").read_text())), "records": round0_records(d)}
+            for d in donors]}
+    else:
+        return
+    workdir.mkdir(parents=True)
+    with open(os.open(workdir / DATA_SEED, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(f"{shared['data_seed']}\n")
+    log = AppendLog(workdir / "candidates.jsonl")
+    for record in next((r["records"] for r in shared["rounds"] if r["config"] == mine), []):
+        log.append(record)
+
+
+def round0_records(workdir: Path) -> list[dict]:
+    """A run's records of round 0 that trained (the seeds, which every run of its budget shares)."""
+    return [r for r in AppendLog(workdir / "candidates.jsonl").read() if r["round"] == 0 and r["result"]["metrics"]]
+
+
+def thin(candidate: dict) -> dict:
+    """What the table and the overlaid plots read of a candidate: the ledger keeps this, not the run."""
+    metrics, failure = candidate["result"]["metrics"], candidate["result"]["failure"]
+    origin = {"kind": candidate["program"]["origin"].get("kind")}
+    return {"id": candidate["id"], "round": candidate["round"], "eligible": candidate["eligible"],
+            "fitness": candidate["fitness"], "program": {"origin": origin},
+            "result": {"metrics": metrics and {k: metrics[k] for k in THIN_METRICS},
+                       "failure": failure and {"kind": failure["kind"]}}}
+
+
+def to_ledger(spec: str, seed: int, budget: str, workdir: Path, stats: dict, ledger: Path) -> dict:
+    """Write a finished run to the ledger (and round 0, the first time); the ledger's record of it."""
+    run = load_run(workdir)
+    best = max((c for c in run["candidates"] if c["eligible"]), key=lambda c: c["fitness"])
+    record = {"name": workdir.name, "method": run["method"], "spec": spec, "seed": seed, "budget": budget,
+              "commit": stats["commit"], "wall_s": stats["wall_s"], "peak_rss_gb": stats["peak_rss_gb"],
+              "rounds": run["rounds"], "candidates": [thin(c) for c in run["candidates"]],
+              "best_source": best["program"]["source"]}
+    ledger.mkdir(parents=True, exist_ok=True)
+    shared = json.loads((ledger / ROUND0).read_text()) if (ledger / ROUND0).exists() else {
+        "data_seed": int((workdir / DATA_SEED).read_text()), "rounds": []}
+    mine = round0_config(json.loads((workdir / "config.json").read_text()))
+    if all(r["config"] != mine for r in shared["rounds"]):
+        shared["rounds"].append({"config": mine, "records": round0_records(workdir)})
+        (ledger / ROUND0).write_text(json.dumps(shared, indent=1) + "\n")
+    (ledger / f"{workdir.name}.json").write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    return record
 
 
 def method_spec(spec: str) -> tuple[str, list[tuple[str, object]]]:
@@ -118,10 +167,13 @@ def method_spec(spec: str) -> tuple[str, list[tuple[str, object]]]:
     return method, fields
 
 
-def run_one(spec: str, seed: int, budget: str, out: Path) -> dict:
-    """Run (or finish) one search; its wall time and peak RSS, from this and earlier invocations."""
+def run_one(spec: str, seed: int, budget: str, out: Path, ledger: Path) -> dict:
+    """The ledger's record of one search: read from the ledger, or run (or finished) here and written there,
+    with its wall time and peak RSS from this and earlier invocations."""
     method, levers = method_spec(spec)
     workdir = out / f"{spec}-s{seed}"
+    if (ledger / f"{workdir.name}.json").exists():
+        return {**json.loads((ledger / f"{workdir.name}.json").read_text()), "workdir": workdir, "state": {}}
     stats_path = out / "stats" / f"{workdir.name}.json"
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
     config = out / "configs" / f"{re.sub(r'[^A-Za-z0-9]+', '_', spec)}_s{seed}.py"
@@ -133,10 +185,11 @@ def run_one(spec: str, seed: int, budget: str, out: Path) -> dict:
                       "from evojax_nas.config import load_config\n\n\ndef get_config():\n"
                       f"    config = load_config('{ROOT / METHODS[method]}:{base}')\n{shrink}"
                       f"    config.search.seed = {seed}\n    return config\n")
-    share_round0(workdir, config, out)
-    rounds = [r["step"] for r in AppendLog(workdir / "metrics.jsonl").read()]
+    share_round0(workdir, config, out, ledger)
     if not stats.get("done"):
         print(f"running {workdir.name} ...", flush=True)
+        stats.setdefault("commit", subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                                                  capture_output=True, text=True).stdout.strip())
         start = time.perf_counter()
         with open(out / "stats" / f"{workdir.name}.log", "a") as log:
             # a run begun resumes on its own config.json (a config field added since would refuse --config)
@@ -150,13 +203,12 @@ def run_one(spec: str, seed: int, budget: str, out: Path) -> dict:
         stats_path.write_text(json.dumps(stats))
         if not stats["done"]:
             raise RuntimeError(f"{workdir.name} failed; see {out / 'stats' / (workdir.name + '.log')}")
-        rounds = [r["step"] for r in AppendLog(workdir / "metrics.jsonl").read()]
-    return {"method": spec, "seed": seed, "workdir": workdir, "rounds": len(rounds), **stats}
+    return {**to_ledger(spec, seed, budget, workdir, stats, ledger), "workdir": workdir, "state": {}}
 
 
 def analyse(run: dict) -> dict:
     """Best seed, best at the end, the fitness curve over evaluated children, the round that beat the seed."""
-    candidates = load_run(run["workdir"])["candidates"]  # one record per program, confirmations applied
+    candidates = run["candidates"]  # one record per program, confirmations applied
     best_seed = max((c["fitness"] for c in candidates if c["round"] == 0 and c["eligible"]), default=-np.inf)
     children = [c for c in candidates if c["round"] > 0 and (c["result"]["metrics"] or
                                                              c["result"]["failure"]["kind"] not in STATIC)]
@@ -183,13 +235,15 @@ def main() -> None:
                         help=f"of {', '.join(METHODS)}, each with levers: evoprompting+child_form=edit")
     parser.add_argument("--budget", default="quality", help="a budget of the configs, or tiny (tests)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "search_quality")
+    parser.add_argument("--ledger", type=Path, default=LEDGER, help="the finished runs, kept (a folder per budget)")
     args = parser.parse_args()
     for spec in args.methods:
         try:
             method_spec(spec)
         except argparse.ArgumentTypeError as err:
             parser.error(f"--methods: {err}")
-    runs = [run_one(m, s, args.budget, args.out) for s in args.seeds for m in args.methods]
+    ledger = args.ledger / args.budget
+    runs = [run_one(m, s, args.budget, args.out, ledger) for s in args.seeds for m in args.methods]
     for run in runs:
         run.update(analyse(run))
     # The bar: the best of the seeds (the MNIST-1D seeds; LLMatic starts from a smaller initial network). Every
@@ -200,21 +254,20 @@ def main() -> None:
     print(f"the best seed: {reference:.1f}")
     n = min(r["evaluated"] for r in runs)
     print(f"\nequal budget: the first {n} evaluated children of each run\n")
-    print("| method | search seed | rounds | evaluated | best seed fitness | best fitness | best at N | "
+    print("| method | search seed | commit | rounds | evaluated | best seed fitness | best fitness | best at N | "
           f"beat the best seed (on >= {CONFIRMED} seeds) in round | best model | wall | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         at_n = r["curve"][n - 1] if n else r["best_seed"]
-        print(f"| {r['method']} | {r['seed']} | {r['rounds'] - 1} | {r['evaluated']} | {r['best_seed']:.1f} | "
-              f"{r['best']:.1f} | {at_n:.1f} | {r['beat_round'] or 'never'} | {r['best_model']} | "
-              f"{r['wall_s'] / 60:.1f} min | "
-              f"{r['peak_rss_gb']:.1f} GB |")
+        print(f"| {r['spec']} | {r['seed']} | {r['commit']} | {len(r['rounds']) - 1} | {r['evaluated']} | "
+              f"{r['best_seed']:.1f} | {r['best']:.1f} | {at_n:.1f} | {r['beat_round'] or 'never'} | "
+              f"{r['best_model']} | {r['wall_s'] / 60:.1f} min | {r['peak_rss_gb']:.1f} GB |")
     print("\n| method | runs | best fitness, mean +- std | at N, mean +- std | beat the best seed | best val acc | "
           "best test acc | best params | children | wall, mean* | peak RSS |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for method in args.methods:
-        mine = [r for r in runs if r["method"] == method]
+        mine = [r for r in runs if r["spec"] == method]
         at_n = np.asarray([r["curve"][n - 1] if n else r["best_seed"] for r in mine])
         best = np.asarray([r["best"] for r in mine])
         beaten = sum(r["beat_round"] is not None for r in mine)
@@ -229,7 +282,12 @@ def main() -> None:
                            "best_at_n_std": round(float(at_n.std()), 2), "beat_best_seed": beaten,
                            **{k: round(v, 4) for k, v in mean.items()}, "peak_rss_gb": round(rss, 2)}
     print("\n* round 0 (training the seeds) is in the first run's wall time only; the others replay it")
-    paths = write_report([r["workdir"] for r in runs], args.out / "report")
+    # the methods overlaid, from the ledger (every run); each run's own report where its directory is here
+    report = args.out / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    paths = plot(runs, report, top=20)
+    if here := [r["workdir"] for r in runs if (r["workdir"] / "candidates.jsonl").exists()]:
+        paths += write_report(here, report / "runs")
     print(f"\nreport: {', '.join(str(p) for p in paths)}")
     print(json.dumps({"budget": args.budget, "seeds": args.seeds, "best_seed": round(float(reference), 2),
                       "evaluated": n, "methods": summary}))

@@ -74,13 +74,29 @@ def test_lm_yield_runs_and_ends_with_its_json_line():
 
 @pytest.mark.slow
 def test_search_quality_runs_and_ends_with_its_json_line(tmp_path):
-    methods = ("evoprompting", "evoprompting+child_form=edit", "mutation", "llmatic")
-    _, last = run(f"search_quality.py --budget tiny --seeds 0 --methods {' '.join(methods)} --out {tmp_path}")
+    methods = ("evoprompting", "evoprompting+child_form=edit", "llmatic")
+    out, ledger = tmp_path / "a", tmp_path / "ledger"
+    _, last = run(f"search_quality.py --budget tiny --seeds 0 --methods {' '.join(methods)} --out {out} "
+                  f"--ledger {ledger}")
     assert set(last["methods"]) == set(methods) and 0 <= last["evaluated"] <= 2
-    assert len(list(tmp_path.glob("*-s0/candidates.jsonl"))) == 4
-    seeds = {(tmp_path / f"{m}-s0" / "data_seed").read_text() for m in methods}
+    assert len(list(out.glob("*-s0/candidates.jsonl"))) == 3
+    seeds = {(out / f"{m}-s0" / "data_seed").read_text() for m in methods}
     assert len(seeds) == 1  # every run on the same private data
-    assert "child_form = 'edit'" in (tmp_path / "configs" / "evoprompting_child_form_edit_s0.py").read_text()
+    assert "child_form = 'edit'" in (out / "configs" / "evoprompting_child_form_edit_s0.py").read_text()
     for method in last["methods"].values():
         assert method["runs"] == 1 and method["beat_best_seed"] in (0, 1) and method["best_at_n"] <= 0
-    assert (tmp_path / "report" / "summary.md").exists()
+    assert (out / "report" / "runs" / "summary.md").exists() and (out / "report" / "max_fitness.png").exists()
+    # Another session, with no run directories: the ledger's runs are read, not run again, and a new run
+    # evaluates on the ledger's data, round 0 replayed from it
+    assert {p.name for p in (ledger / "tiny").iterdir()} == {"round0.json", *(f"{m}-s0.json" for m in methods)}
+    stdout, again = run(f"search_quality.py --budget tiny --seeds 0 --methods {' '.join(methods)} mutation "
+                        f"--out {tmp_path / 'b'} --ledger {ledger}")
+    assert stdout.count("running ") == 1 and "running mutation-s0" in stdout
+    assert all(again["methods"][m]["best"] == last["methods"][m]["best"] for m in methods)
+    shared = json.loads((ledger / "tiny" / "round0.json").read_text())
+    mutation = tmp_path / "b" / "mutation-s0"
+    assert seeds == {(mutation / "data_seed").read_text()} == {f"{shared['data_seed']}\n"}
+    assert len(shared["rounds"]) == 2  # EvoPrompting's seeds (which the mutation baseline shares), LLMatic's net
+    replayed = {r["id"] for r in shared["rounds"][0]["records"]}
+    logged = [json.loads(line) for line in (mutation / "candidates.jsonl").read_text().splitlines()]
+    assert replayed and replayed <= {r["id"] for r in logged if r["round"] == 0}
