@@ -134,7 +134,8 @@ def to_ledger(spec: str, seed: int, budget: str, workdir: Path, stats: dict, led
     run = load_run(workdir)
     best = max((c for c in run["candidates"] if c["eligible"]), key=lambda c: c["fitness"])
     record = {"name": workdir.name, "method": run["method"], "spec": spec, "seed": seed, "budget": budget,
-              "commit": stats["commit"], "wall_s": stats["wall_s"], "peak_rss_gb": stats["peak_rss_gb"],
+              "commit": stats["commit"], "wall_s": stats["wall_s"], "cpu_s": stats.get("cpu_s"),
+              "peak_rss_gb": stats["peak_rss_gb"],
               "rounds": run["rounds"], "candidates": [thin(c) for c in run["candidates"]],
               "best_source": best["program"]["source"]}
     ledger.mkdir(parents=True, exist_ok=True)
@@ -199,6 +200,8 @@ def run_one(spec: str, seed: int, budget: str, out: Path, ledger: Path) -> dict:
             _, status, usage = os.wait4(process.pid, 0)
         stats["wall_s"] += time.perf_counter() - start
         stats["peak_rss_gb"] = max(stats["peak_rss_gb"], usage.ru_maxrss / 2**20)
+        # CPU seconds of the search and the processes it waited for: wall time grows when the machine is shared
+        stats["cpu_s"] = stats.get("cpu_s", 0.0) + usage.ru_utime + usage.ru_stime
         stats["done"] = os.waitstatus_to_exitcode(status) == 0
         stats_path.write_text(json.dumps(stats))
         if not stats["done"]:
