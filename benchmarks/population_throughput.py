@@ -42,11 +42,13 @@ SIDE = textwrap.dedent('''
     from evojax_nas.evaluate import Evaluator, EvaluatorConfig
     from evojax_nas.programs import Program
     from evojax_nas.train import default_config
-    steps, workers = int(sys.argv[1]), int(sys.argv[2])
+    steps, workers, options = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
     train = default_config()
     train.num_steps = steps
-    programs = [Program.from_file(p) for p in sys.argv[3:]]
-    config = EvaluatorConfig(train_config=train.to_dict(), num_workers=workers, timeout_s=900.0)
+    train.update(options.get("train", {}))
+    programs = [Program.from_file(p) for p in sys.argv[4:]]
+    config = EvaluatorConfig(train_config=train.to_dict(), num_workers=workers, timeout_s=900.0,
+                             **options.get("eval", {}))
     with Evaluator(config) as evaluator:
         evaluator.evaluate(programs[:1])  # workers and sandbox started: the warm-up program
         t0 = time.perf_counter()
@@ -152,13 +154,16 @@ def train_torch(models: list[tuple[str, int]], steps: int, batch: int = 100, see
     return time.perf_counter() - start
 
 
-def run_side(tree: Path, programs: list[Path], steps: int, workers: int, cache: str) -> dict:
+def run_side(tree: Path, programs: list[Path], steps: int, workers: int, cache: str, options: dict | None = None,
+             env: dict[str, str] | None = None) -> dict:
     """Evaluate the programs with the evaluator of `tree`, started (its workers and sandbox) outside the clock
-    by evaluating a small MLP that is not in the population."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "EVOJAX_NAS_CACHE": cache}
+    by evaluating a small MLP that is not in the population. `options`: {"train": {...}, "eval": {...}} of the
+    evaluator's config; `env`: more environment (XLA_FLAGS)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "EVOJAX_NAS_CACHE": cache, **(env or {})}
     warm_up = variant("mlp", 4, Path(tempfile.mkdtemp(prefix="evonas-warm-up-")))
-    out = subprocess.run([sys.executable, "-c", SIDE, str(steps), str(workers), str(warm_up), *map(str, programs)],
-                         cwd=tree, env=env, capture_output=True, text=True, check=False)
+    out = subprocess.run([sys.executable, "-c", SIDE, str(steps), str(workers), json.dumps(options or {}),
+                          str(warm_up), *map(str, programs)], cwd=tree, env=env, capture_output=True, text=True,
+                         check=False)
     if out.returncode != 0:
         raise SystemExit(f"{tree}: evaluation failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

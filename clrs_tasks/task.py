@@ -119,6 +119,8 @@ class SlotTrainer:
     """The CLRS train stage in a worker: exported slots checked, put in the trusted model, trained and
     tested; the validation and test sets are made once."""
 
+    devices = 1  # one device (the seeds vmapped on it)
+
     def __init__(self, algorithm: str, config: Any, data_seeds: Any, seed: int, num_seeds: int):
         from clrs_tasks.train import EvalSets
 

@@ -28,6 +28,12 @@ def get_config() -> ml_collections.ConfigDict:
         "program_memory_gb": 3.0,  # what one compiled training program may need (XLA memory analysis)
         "trace_memory_gb": 4.0,  # a trace sandbox's address space
         "isolation": "strict",  # "degraded": run with the sandbox layers this machine allows, named once
+        # where programs train: "local" (worker processes here) or "ray" (an actor per worker on a Ray cluster,
+        # the `ray` extra; the search, the LM and the sandboxes stay here): "" starts a cluster in this process,
+        # "auto" joins the one `ray start` began on this machine, "ray://head:10001" a remote one
+        "backend": "local",
+        "ray_address": "",
+        "ray_num_gpus": 0.0,  # per actor: 1.0 pins each to a device of its node
     })
     config.min_val_accuracy = 0.5  # EvoPrompting's error threshold of 0.5
     return config

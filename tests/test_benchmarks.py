@@ -73,6 +73,14 @@ def test_lm_yield_runs_and_ends_with_its_json_line():
 
 
 @pytest.mark.slow
+def test_scaling_runs_and_ends_with_its_json_line():
+    stdout, last = run("scaling.py --population 2 --steps 3 --devices 1 2 --workers 1")
+    assert last["population"] == 2 and set(last["mesh"]) == {"1", "2"} and last["local"]["1"] > 0
+    assert last["max_val_accuracy_drift"] <= 0.004  # the same numbers on 2 devices (and on Ray, where installed)
+    assert ("1" in last["ray"]) == ("no `ray` extra" not in stdout)
+
+
+@pytest.mark.slow
 def test_search_quality_runs_and_ends_with_its_json_line(tmp_path):
     methods = ("evoprompting", "evoprompting+child_form=edit", "llmatic")
     out, ledger = tmp_path / "a", tmp_path / "ledger"

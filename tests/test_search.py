@@ -237,10 +237,16 @@ def test_truncated_log_line_is_dropped(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp_path):
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp_path, tmp_path_factory, backend):
     """Kill `evonas search` with SIGKILL as soon as round 1 has logged a child's first rung (other children
-    still training, none at the full budget yet), resume it, and compare with the uninterrupted run."""
+    still training, none at the full budget yet), resume it, and compare with the uninterrupted run; on local
+    workers, and on Ray actors of a cluster the search starts (and takes down with it when killed)."""
     reference_dir, reference = run
+    if backend == "ray":
+        pytest.importorskip("ray")
+        config_file = write_config(tmp_path_factory, "search_test_ray", CONFIG.replace(
+            "    return config", '    config.eval.backend = "ray"\n    return config'))
     workdir = tmp_path / "killed"
     workdir.mkdir()
     shutil.copy(reference_dir / "data_seed", workdir)  # the same private data as the run it is compared with
@@ -256,7 +262,11 @@ def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp
     assert process.poll() is None, "the run ended before round 1 logged a child"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    time.sleep(1.0)  # parent-death signals are delivered at once; give the kernel a moment to reap
+    # parent-death signals are delivered at once; give the kernel a moment to reap (a Ray cluster's processes
+    # share the search's fate, and take its actors and their workers down with them: seconds)
+    deadline = time.monotonic() + (1.0 if backend == "local" else 60.0)
+    while evaluation_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert evaluation_processes() == set(), "a worker, zygote or sandbox outlived the killed search"
     logged = log_of(workdir)
     assert sorted(os.listdir(workdir / "checkpoints")) == ["0"]

@@ -60,6 +60,7 @@ class TrainBackend(Protocol):
     """Where exported programs are trained. Replies are untrusted data, validated by the caller."""
 
     platform: str  # the backend's jax platform (the trace stage exports for it)
+    slot_devices: int  # the devices a slot trains on at once: a pack may hold the packing rule's size times this
     restarts: int
 
     def start(self, count: int) -> None:
@@ -117,6 +118,7 @@ class _Worker:
                                            f"{'; '.join(self.missing)}; set eval.isolation = 'degraded' to run "
                                            f"with the layers that work")
             self.platform = str(ready["platform"])
+            self.devices = min(max(1, int(ready.get("devices", 1))), 4096)
         except IsolationUnavailable:
             self.kill()
             raise
@@ -205,6 +207,7 @@ class LocalBackend:
         self.workers: list[_Worker] = []
         self.restarts = 0
         self.platform = ""
+        self.slot_devices = 1
 
     def _spawn(self, index: int) -> _Worker:
         s = self.setup
@@ -224,7 +227,7 @@ class LocalBackend:
             self.workers[index] = w
         else:
             self.workers.append(w)
-        self.platform = w.platform
+        self.platform, self.slot_devices = w.platform, w.devices
         return w
 
     def _replace(self, index: int) -> None:

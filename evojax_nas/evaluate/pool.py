@@ -33,6 +33,7 @@ from evojax_nas.programs.static_check import check_source
 from evojax_nas.tasks import get_task
 
 DATA = ("private", "published")
+BACKENDS = ("local", "ray")
 
 
 @dataclasses.dataclass
@@ -62,6 +63,9 @@ class EvaluatorConfig:
     # jax's persistent compilation cache, written by the train workers only: None for the user cache's
     # "compile" folder, "" for none (a worker subverted through XLA could write entries other workers load)
     compile_cache: str | None = None
+    backend: str = "local"  # or "ray": the train stage on Ray actors (evaluate/ray_backend.py)
+    ray_address: str = ""  # "": a Ray cluster started in this process; "auto", "ray://head:10001": join one
+    ray_num_gpus: float = 0.0  # per actor
 
     @classmethod
     def from_config(cls, config: Any) -> EvaluatorConfig:
@@ -77,6 +81,8 @@ class EvaluatorConfig:
                    program_memory_bytes=int(e.get("program_memory_gb", d.program_memory_bytes / 2**30) * 2**30),
                    trace_memory_bytes=int(e.get("trace_memory_gb", d.trace_memory_bytes / 2**30) * 2**30),
                    isolation=e.get("isolation", d.isolation), compile_cache=e.get("compile_cache", d.compile_cache),
+                   backend=e.get("backend", d.backend), ray_address=e.get("ray_address", d.ray_address),
+                   ray_num_gpus=e.get("ray_num_gpus", d.ray_num_gpus),
                    data=config.get("data", "published"))  # a run directory from before private data: published
 
 
@@ -88,6 +94,8 @@ class Evaluator:
         self.config = config or EvaluatorConfig()
         if self.config.data not in DATA:
             raise ValueError(f"data must be one of {DATA}, not {self.config.data!r}")
+        if self.config.backend not in BACKENDS:
+            raise ValueError(f"eval.backend must be one of {BACKENDS}, not {self.config.backend!r}")
         self.task = get_task(self.config.task, **self.config.task_kwargs)  # what the search sees: no data seed
         private = self.config.data == "private"
         seed = self.config.data_seed if self.config.data_seed is not None else secrets.randbelow(2**31)
@@ -138,19 +146,25 @@ class Evaluator:
         return self.backend.restarts if self.backend is not None else 0
 
     def _start_backend(self) -> TrainBackend:
-        """The local train workers' backend, after the data they read is written (they may only read it)."""
+        """The train backend: local workers, after the data they read is written (they may only read it), or
+        Ray actors, which write their own on their nodes."""
         c = self.config
-        get_task(c.task, **self.worker_task_kwargs).prepare(self.data_dir)
         compile_cache = str(cache_dir() / "compile") if c.compile_cache is None else c.compile_cache
-        if compile_cache:
-            Path(compile_cache).mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.log_dir / "states").mkdir(mode=0o700, exist_ok=True)
-        return LocalBackend(LocalSetup(
+        setup = LocalSetup(
             task=c.task, task_kwargs=self.worker_task_kwargs, train_config=dict(c.train_config),
             memory_bytes=c.memory_bytes, program_memory_bytes=c.program_memory_bytes, isolation=c.isolation,
             data_dir=self.data_dir, log_dir=self.log_dir, timeout_s=c.timeout_s, compile_timeout_s=c.compile_timeout_s,
             startup_timeout_s=c.startup_timeout_s, devices=c.devices, compile_cache=compile_cache or None,
-            state_dir=str(self.log_dir / "states")))
+            state_dir=str(self.log_dir / "states"))
+        if c.backend == "ray":
+            from evojax_nas.evaluate.ray_backend import RayBackend  # the `ray` extra
+
+            return RayBackend(setup, c.ray_address, c.ray_num_gpus)
+        get_task(c.task, **self.worker_task_kwargs).prepare(self.data_dir)
+        if compile_cache:
+            Path(compile_cache).mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.log_dir / "states").mkdir(mode=0o700, exist_ok=True)
+        return LocalBackend(setup)
 
     def _start_sandbox(self) -> TraceSandbox:
         limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
@@ -232,8 +246,10 @@ class _Round:
         if ev.backend is None:
             ev.backend = ev._start_backend()
         ev.backend.start(min(self.config.num_workers, len(self.to_trace)))
-        # programs per request: the compiled pack's size (all that are ready, where memory decides)
-        self.pack = min(pack_size(self.config.train_config.get("pack", 0), ev.backend.platform), len(self.to_trace))
+        # programs per request: the compiled pack's size (all that are ready, where memory decides), for each
+        # device the worker's mesh spans
+        per_device = pack_size(self.config.train_config.get("pack", 0), ev.backend.platform)
+        self.pack = min(per_device * ev.backend.slot_devices, len(self.to_trace))
         if ev.sandbox is None:
             ev.sandbox = ev._start_sandbox()
         while self.to_trace or self.to_train or self.traces or ev.backend.deadline() is not None:

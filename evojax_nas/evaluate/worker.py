@@ -111,7 +111,7 @@ def main(fd: int, parent: int) -> None:
 
     trainer = get_task(setup["task"], **setup["task_kwargs"]).trainer(
         setup["train_config"], memory_budget_bytes=setup.get("program_memory_bytes"), state_dir=state_dir)
-    frames.send(sock, {"ready": True, "platform": jax.default_backend(), "layers": layers})
+    frames.send(sock, {"ready": True, "platform": jax.default_backend(), "devices": trainer.devices, "layers": layers})
     while True:
         try:
             request = frames.recv(sock, MAX_REQUEST_BYTES)

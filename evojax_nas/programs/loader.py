@@ -7,7 +7,7 @@ import importlib.util
 import sys
 import types
 
-from evojax_nas.programs.program import Failure
+from evojax_nas.programs.program import Failure, program_id
 from evojax_nas.programs.static_check import ALLOWED_IMPORTS, FORBIDDEN_ATTRS, check_source
 
 SAFE_BUILTINS = (
@@ -62,7 +62,9 @@ def load_class(source: str, class_name: str, base: type | None = None) -> type:
     failure = check_source(source, required_class=class_name)
     if failure:
         raise LoadError(failure)
-    module = types.ModuleType(f"candidate_{abs(hash(source)):x}")
+    # named by the content hash, not hash(), which differs per process: an error's message (shown to the LM
+    # when a child is retried) must be the same in a resumed run
+    module = types.ModuleType(f"candidate_{program_id(source)}")
     module.__dict__["__builtins__"] = restricted_builtins()
     sys.modules[module.__name__] = module  # dataclass transforms (flax) look the module up
     try:

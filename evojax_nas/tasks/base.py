@@ -36,6 +36,8 @@ class LoadedProgram(Protocol):
 class ProgramTrainer(Protocol):
     """A task's trusted train stage in a worker: check exported bytes, then train them on seeds."""
 
+    devices: int  # the devices it trains on at once (a mesh's; 1 for a stage that uses one)
+
     def load(self, blobs: dict[str, bytes]) -> LoadedProgram:
         """Deserialise and check (raises ExportError for what the stage refuses)."""
         ...

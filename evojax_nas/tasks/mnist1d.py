@@ -144,6 +144,10 @@ class ClassifierTrainer:
 
     trainer: Any
 
+    @property
+    def devices(self) -> int:
+        return len(self.trainer.devices)
+
     def load(self, blobs: dict[str, bytes]) -> Any:
         from evojax_nas.train.exported import ExportedNetwork
 

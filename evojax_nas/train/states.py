@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ class StateStore:
     def __init__(self, folder: Path | None = None, capacity: int = 256):
         self.folder, self.capacity = folder, capacity
         self.memory: collections.OrderedDict[Key, Any] = collections.OrderedDict()
+        self.lock = threading.Lock()  # the mesh's rows train in threads of their own
 
     @staticmethod
     def key(computation: str, seeds: Sequence[int], step: int) -> Key:
@@ -33,10 +35,11 @@ class StateStore:
         return self.folder / f"{hashlib.sha256(repr(key).encode()).hexdigest()[:32]}.msgpack"
 
     def put(self, key: Key, state: Any) -> None:
-        self.memory[key] = state
-        self.memory.move_to_end(key)
-        while len(self.memory) > self.capacity:
-            self.memory.popitem(last=False)
+        with self.lock:
+            self.memory[key] = state
+            self.memory.move_to_end(key)
+            while len(self.memory) > self.capacity:
+                self.memory.popitem(last=False)
         path = self._path(key)
         if path is not None:
             partial = path.with_suffix(".partial")
@@ -48,15 +51,17 @@ class StateStore:
         return key in self.memory or (path is not None and path.exists())
 
     def forget(self, key: Key) -> None:
-        self.memory.pop(key, None)
+        with self.lock:
+            self.memory.pop(key, None)
         path = self._path(key)
         if path is not None:
             path.unlink(missing_ok=True)
 
     def get(self, key: Key, like: Any) -> Any | None:
         """The state stored under key, shaped like `like`; None when there is none (or it cannot be read)."""
-        if key in self.memory:
-            return self.memory[key]
+        with self.lock:
+            if key in self.memory:
+                return self.memory[key]
         path = self._path(key)
         if path is None or not path.exists():
             return None

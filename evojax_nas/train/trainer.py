@@ -7,14 +7,22 @@ and drives the loop. Candidates in a pack share nothing but the read-only data a
 program is called on its own state only, so a NaN stays in its own arrays, and a pack that fails to compile
 or run is retrained one candidate at a time, so the failing one fails alone.
 
+Every device the process sees trains (`train.devices`): a `jax.sharding.Mesh` of axes ("population", "seeds")
+lays a pack out, the seeds of each candidate split over a row of the mesh by `NamedSharding` (the exported
+programs, lowered for one device, are partitioned along the seed axis they are vmapped over; no seed talks to
+another), the candidates split into one group per row, each group's programs compiled for its row and
+driven by a thread of its own, so the rows train at once.
+
 Trusted code only: the networks are ExportedNetworks (StableHLO from the trace stage), never modules."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jax
@@ -23,6 +31,8 @@ import ml_collections
 import numpy as np
 import optax
 from flax import struct
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from evojax_nas.tasks.base import ClassificationTask
 from evojax_nas.train.computation import ForwardCost, forward_cost
@@ -88,6 +98,7 @@ def default_config() -> ml_collections.ConfigDict:
         "batch_size": 100, "num_steps": 8000, "num_seeds": 1, "seed": 0,
         "strategy": "auto", "scan_chunk": 100, "eval_batch_size": 1000, "pack": 0,
         "max_train_flops": 0.0,  # a candidate whose training on a seed would take more FLOPs is refused (0: no cap)
+        "devices": 0,  # how many of the devices this process sees train (0: all), laid out as a mesh
     })
 
 
@@ -279,6 +290,27 @@ def _seed_slice(tree: Any, i: int) -> Any:
     return jax.tree.map(lambda a: a[i:i + 1], tree)
 
 
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """A row of the mesh: the devices one group of a pack trains on, its seeds split over them."""
+
+    mesh: Mesh  # one axis, "seeds"
+    data: Data  # the task's arrays, a copy on each device of the row
+
+    @property
+    def seeds(self) -> NamedSharding:
+        """Every array with a leading seed axis (states, keys, schedules, per-seed scores)."""
+        return NamedSharding(self.mesh, P("seeds"))
+
+
+def layout(devices: Sequence[Any], num_seeds: int) -> Mesh:
+    """The mesh ("population", "seeds") of the devices for num_seeds seeds: a seed per device along the seed
+    axis where the seeds divide the devices (each device then runs the one-seed program the trace stage
+    always exports), else all seeds on each device; the population axis the rest."""
+    across = num_seeds if len(devices) % num_seeds == 0 else 1
+    return Mesh(np.asarray(devices).reshape(len(devices) // across, across), ("population", "seeds"))
+
+
 @dataclasses.dataclass
 class _Member:
     """A candidate admitted to a pack: its place in the caller's list, size and forward cost."""
@@ -302,15 +334,25 @@ class Trainer:
         self.data = Data.of(task)
         self.states = states or StateStore()  # where a rung of successive halving leaves its states
         self.on_phase: Callable[[str], None] = lambda phase: None  # "compile" or "train", told to the evaluator
+        count = self.config.get("devices", 0)
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= jax.local_device_count():
+            raise ValueError(f"train.devices must be 0 (all) to {jax.local_device_count()}, not {count!r}")
+        self.devices = jax.local_devices()[:count or None]
+        self._places: dict[tuple[Any, ...], Place] = {}
+        self._phase_lock = threading.Lock()
 
     # -- checks before anything compiles ------------------------------------------------------------------
 
     def compile(self, fn: Callable[..., Any], *args: Any, donate: tuple[int, ...] = (),
-                options: dict[str, Any] | None = None, static: tuple[int, ...] = ()) -> Any:
+                options: dict[str, Any] | None = None, place: Place | None = None) -> Any:
         """Lower and compile fn for args; raise OverBudget if XLA's memory analysis of the compiled program
-        exceeds the budget, before it ever runs."""
-        compiled = jax.jit(fn, donate_argnums=donate, static_argnums=static, compiler_options=options
-                           ).lower(*args).compile()
+        (per device) exceeds the budget, before it ever runs. On a row of the mesh, each device runs fn on its
+        own seeds (shard_map: the one-seed or S-seed program the trace stage exported, as on one device; left
+        to XLA's partitioner instead, the exported backward pass of a batch-norm network came out wrong)."""
+        if place is not None:
+            fn = jax.shard_map(fn, mesh=place.mesh, out_specs=P("seeds"), check_vma=False,
+                               in_specs=tuple(P() if isinstance(a, Data) else P("seeds") for a in args))
+        compiled = jax.jit(fn, donate_argnums=donate, compiler_options=options).lower(*args).compile()
         if self.memory_budget_bytes is not None:
             need = memory_need(compiled)
             if need > self.memory_budget_bytes:
@@ -357,28 +399,29 @@ class Trainer:
     # -- running a pack -------------------------------------------------------------------------------------
 
     def runner(self, networks: Sequence[ExportedNetwork], strategy: Strategy, states: tuple[TrainState, ...],
-               schedules: jax.Array) -> Callable[[tuple[TrainState, ...], jax.Array, int], tuple[TrainState, ...]]:
+               schedules: jax.Array, place: Place | None = None
+               ) -> Callable[[tuple[TrainState, ...], jax.Array, int], tuple[TrainState, ...]]:
         """Return (states, schedules, num_steps) -> states, the pack's training loop compiled for the strategy
         and for the shapes of (states, schedules): all seeds in each call (vmap) or one seed after another."""
-        chunk, data = self.config.scan_chunk, self.data
+        chunk, data = self.config.scan_chunk, place.data if place else self.data
         if strategy.seeds == "serial":
             states, schedules = _seed_slice(states, 0), schedules[:1]
 
         if strategy.loop == "python":
             jitted = self.compile(functools.partial(pack_step, tuple(networks), self.recipe), states, data,
-                                  schedules, donate=(0,))
+                                  schedules, donate=(0,), place=place)
 
             def run(states: tuple[TrainState, ...], schedules: jax.Array, num_steps: int) -> tuple[TrainState, ...]:
                 for _ in range(num_steps):
                     states = jitted(states, data, schedules)
                 return states
         else:
-            scan = functools.partial(pack_scan, tuple(networks), self.recipe)
             compiled: dict[int, Any] = {}
 
             def chunk_of(length: int) -> Any:
                 if length not in compiled:
-                    compiled[length] = self.compile(scan, states, data, schedules, length, donate=(0,), static=(3,))
+                    scan = functools.partial(pack_scan, tuple(networks), self.recipe, length=length)
+                    compiled[length] = self.compile(scan, states, data, schedules, donate=(0,), place=place)
                 return compiled[length]
 
             chunk_of(chunk)
@@ -399,14 +442,29 @@ class Trainer:
 
         return run_serial
 
-    def _train_pack(self, members: list[_Member], seeds: list[int], strategy: Strategy, steps: tuple[int, int]
-                    ) -> dict[int, TrainResult | TrainingError]:
+    def _phase(self, name: str) -> None:
+        with self._phase_lock:  # the rows' threads
+            self.on_phase(name)
+
+    def _place(self, row: Sequence[Any]) -> Place:
+        """The place of a row of devices (the data copied to it once)."""
+        if tuple(row) not in self._places:
+            mesh = Mesh(np.asarray(row), ("seeds",))
+            self._places[tuple(row)] = Place(mesh, jax.device_put(self.data, NamedSharding(mesh, P())))
+        return self._places[tuple(row)]
+
+    def _train_pack(self, members: list[_Member], seeds: list[int], strategy: Strategy, steps: tuple[int, int],
+                    place: Place | None = None) -> dict[int, TrainResult | TrainingError]:
         """Train the members from step steps[0] to steps[1] in one compiled program (from the stored states at
         steps[0], trained first where none is found) and keep their states when steps[1] is short of the full
         budget. A program over the memory budget is split into packs that fit (by the memory analysis'
         ratio); a pack that fails otherwise is retrained one by one."""
         cfg, networks = self.config, tuple(m.network for m in members)
         start, end = steps
+        data = place.data if place else self.data
+
+        def put(tree: Any) -> Any:  # onto the row, split by seed
+            return jax.device_put(tree, place.seeds) if place else tree
 
         def key(member: _Member, step: int) -> Any:
             return self.states.key(member.network.id, seeds, step)
@@ -415,51 +473,53 @@ class Trainer:
         if start:
             lacking = [m for m in members if not self.states.has(key(m, start))]
             if lacking:  # trained again from the start: deterministic steps, the same numbers
-                for index, result in self._train_packs(lacking, seeds, strategy, len(lacking), (0, start)).items():
+                for index, result in self._train_packs(lacking, seeds, strategy, len(lacking), (0, start),
+                                                       place).items():
                     if isinstance(result, TrainingError):
                         out[index] = result
                 members = [m for m in members if m.index not in out]
                 networks = tuple(m.network for m in members)
                 if not members:
                     return out
-        schedules = jnp.asarray(np.stack([batch_schedule(s, self.data.x_train.shape[0], cfg.batch_size,
-                                                         cfg.num_steps) for s in seeds]))
+        schedules = put(jnp.asarray(np.stack([batch_schedule(s, self.data.x_train.shape[0], cfg.batch_size,
+                                                             cfg.num_steps) for s in seeds])))
         before = cache_counts()
         try:
-            self.on_phase("compile")
+            self._phase("compile")
             t0 = time.perf_counter()
-            keys = jnp.stack([jax.random.key(s) for s in seeds])
-            states = self.compile(functools.partial(pack_init, networks, self.recipe), keys, options=RUN_ONCE)(keys)
+            keys = put(jnp.stack([jax.random.key(s) for s in seeds]))
+            states = self.compile(functools.partial(pack_init, networks, self.recipe), keys, options=RUN_ONCE,
+                                  place=place)(keys)
             if start:
                 stored = [self.states.get(key(m, start), s) for m, s in zip(members, states, strict=True)]
                 if any(state is None for state in stored):  # unreadable: forget it, and train again from the start
                     for m, state in zip(members, stored, strict=True):
                         if state is None:
                             self.states.forget(key(m, start))
-                    return {**out, **self._train_pack(members, seeds, strategy, steps)}
-                states = tuple(stored)
-            run = self.runner(networks, strategy, states, schedules)
-            self.on_phase("train")
+                    return {**out, **self._train_pack(members, seeds, strategy, steps, place)}
+                states = put(tuple(stored))
+            run = self.runner(networks, strategy, states, schedules, place)
+            self._phase("train")
             t1 = time.perf_counter()
             states = jax.block_until_ready(run(states, schedules, end - start))
             t2 = time.perf_counter()
             if end < cfg.num_steps:
                 for m, state in zip(members, states, strict=True):
                     self.states.put(key(m, end), state)
-            self.on_phase("compile")
-            evaluate_pack = self.compile(functools.partial(pack_evaluate, networks, self.recipe), states, self.data,
-                                         options=RUN_ONCE)
-            self.on_phase("train")
-            scores = evaluate_pack(states, self.data)
+            self._phase("compile")
+            evaluate_pack = self.compile(functools.partial(pack_evaluate, networks, self.recipe), states, data,
+                                         options=RUN_ONCE, place=place)
+            self._phase("train")
+            scores = evaluate_pack(states, data)
             scores = [tuple(np.asarray(a) for a in s) for s in scores]
         except OverBudget as err:
             if len(members) == 1:
                 return {**out, members[0].index: err}
             k = max(1, min(len(members) - 1, len(members) * self.memory_budget_bytes // err.need))
-            return {**out, **self._train_packs(members, seeds, strategy, k, steps)}
+            return {**out, **self._train_packs(members, seeds, strategy, k, steps, place)}
         except Exception as err:  # noqa: BLE001 (untrusted program: errors are data)
             if len(members) > 1:
-                return {**out, **self._train_packs(members, seeds, strategy, 1, steps)}
+                return {**out, **self._train_packs(members, seeds, strategy, 1, steps, place)}
             kind = err.kind if isinstance(err, TrainingError) else error_kind(err)
             return {**out, members[0].index: TrainingError(kind, f"training raised {type(err).__name__}: {err}")}
         cache = {k: v - before[k] for k, v in cache_counts().items()}
@@ -479,10 +539,26 @@ class Trainer:
         return out
 
     def _train_packs(self, members: list[_Member], seeds: list[int], strategy: Strategy, k: int,
-                     steps: tuple[int, int]) -> dict[int, TrainResult | TrainingError]:
+                     steps: tuple[int, int], place: Place | None = None) -> dict[int, TrainResult | TrainingError]:
         out: dict[int, TrainResult | TrainingError] = {}
         for i in range(0, len(members), k):
-            out.update(self._train_pack(members[i:i + k], seeds, strategy, steps))
+            out.update(self._train_pack(members[i:i + k], seeds, strategy, steps, place))
+        return out
+
+    def _train_on_mesh(self, members: list[_Member], seeds: list[int], strategy: Strategy, k: int,
+                       steps: tuple[int, int]) -> dict[int, TrainResult | TrainingError]:
+        """Train the members over the device mesh: a share of them on each row (seeds split over its
+        devices), the rows at once, a thread each."""
+        mesh = layout(self.devices, len(seeds) if strategy.seeds == "vmap" else 1)
+        if mesh.devices.size == 1:
+            return self._train_packs(members, seeds, strategy, k, steps)
+        rows = [self._place(row) for row in mesh.devices]
+        shares = [(members[i::len(rows)], row) for i, row in enumerate(rows) if members[i::len(rows)]]
+        out: dict[int, TrainResult | TrainingError] = {}
+        with ThreadPoolExecutor(len(shares)) as pool:
+            for done in pool.map(lambda share: self._train_packs(share[0], seeds, strategy, k, steps, share[1]),
+                                 shares):
+                out.update(done)
         return out
 
     def train_many(self, networks: Sequence[ExportedNetwork], seeds: Sequence[int] | None = None,
@@ -517,7 +593,7 @@ class Trainer:
             groups.setdefault(chosen, []).append(_Member(index, network, size, forward))
         k = pack_size(cfg.get("pack", 0), jax.default_backend())
         for chosen, members in groups.items():
-            out.update(self._train_packs(members, seeds, chosen, k, (start, end)))
+            out.update(self._train_on_mesh(members, seeds, chosen, k, (start, end)))
         return [out[i] for i in range(len(networks))]
 
     def train(self, network: ExportedNetwork, seeds: Sequence[int] | None = None,
