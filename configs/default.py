@@ -34,6 +34,7 @@ def get_config() -> ml_collections.ConfigDict:
         "backend": "local",
         "ray_address": "",
         "ray_num_gpus": 0.0,  # per actor: 1.0 pins each to a device of its node
+        "ray_resources": {},  # per actor, Ray's custom resources: {"TPU": 4} for one actor per TPU host
     })
     config.min_val_accuracy = 0.5  # EvoPrompting's error threshold of 0.5
     return config

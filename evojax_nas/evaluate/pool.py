@@ -66,6 +66,7 @@ class EvaluatorConfig:
     backend: str = "local"  # or "ray": the train stage on Ray actors (evaluate/ray_backend.py)
     ray_address: str = ""  # "": a Ray cluster started in this process; "auto", "ray://head:10001": join one
     ray_num_gpus: float = 0.0  # per actor
+    ray_resources: dict[str, float] = dataclasses.field(default_factory=dict)  # per actor: Ray custom resources
 
     @classmethod
     def from_config(cls, config: Any) -> EvaluatorConfig:
@@ -83,6 +84,7 @@ class EvaluatorConfig:
                    isolation=e.get("isolation", d.isolation), compile_cache=e.get("compile_cache", d.compile_cache),
                    backend=e.get("backend", d.backend), ray_address=e.get("ray_address", d.ray_address),
                    ray_num_gpus=e.get("ray_num_gpus", d.ray_num_gpus),
+                   ray_resources=dict(e.get("ray_resources", d.ray_resources)),
                    data=config.get("data", "published"))  # a run directory from before private data: published
 
 
@@ -159,7 +161,7 @@ class Evaluator:
         if c.backend == "ray":
             from evojax_nas.evaluate.ray_backend import RayBackend  # the `ray` extra
 
-            return RayBackend(setup, c.ray_address, c.ray_num_gpus)
+            return RayBackend(setup, c.ray_address, c.ray_num_gpus, c.ray_resources)
         get_task(c.task, **self.worker_task_kwargs).prepare(self.data_dir)
         if compile_cache:
             Path(compile_cache).mkdir(parents=True, exist_ok=True, mode=0o700)

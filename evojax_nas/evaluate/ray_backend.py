@@ -106,10 +106,11 @@ class RayBackend:
     """Train actors on a Ray cluster: `address` "" starts one in this process (unless Ray is already
     initialised here), else joins it ("auto", "ray://head:10001")."""
 
-    def __init__(self, setup: LocalSetup, address: str = "", num_gpus: float = 0.0):
+    def __init__(self, setup: LocalSetup, address: str = "", num_gpus: float = 0.0,
+                 resources: dict[str, float] | None = None):
         import ray
 
-        self.setup, self.num_gpus = setup, num_gpus
+        self.setup, self.num_gpus, self.resources = setup, num_gpus, dict(resources or {})
         self.started_ray = not ray.is_initialized()
         if self.started_ray:
             ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
@@ -123,8 +124,8 @@ class RayBackend:
     def _actor(self, index: int) -> Any:
         import ray
 
-        remote = ray.remote(TrainActor).options(num_cpus=1, num_gpus=self.num_gpus, max_restarts=0,
-                                                max_task_retries=0)
+        remote = ray.remote(TrainActor).options(num_cpus=1, num_gpus=self.num_gpus, resources=self.resources,
+                                                max_restarts=0, max_task_retries=0)
         actor = remote.remote(self.setup, index)
         try:
             self.platform, self.slot_devices = ray.get(actor.describe.remote(), timeout=self.setup.startup_timeout_s)
