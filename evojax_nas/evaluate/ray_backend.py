@@ -108,7 +108,10 @@ class RayBackend:
 
     def __init__(self, setup: LocalSetup, address: str = "", num_gpus: float = 0.0,
                  resources: dict[str, float] | None = None):
-        import ray
+        try:
+            import ray
+        except ImportError as err:
+            raise RuntimeError("eval.backend = 'ray' needs the `ray` extra: pip install -e '.[ray]'") from err
 
         self.setup, self.num_gpus, self.resources = setup, num_gpus, dict(resources or {})
         self.started_ray = not ray.is_initialized()
