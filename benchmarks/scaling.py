@@ -45,14 +45,16 @@ def main() -> None:
     args = parser.parse_args()
     programs = population(args.population, Path(tempfile.mkdtemp(prefix="evonas-scaling-")))
     sides: dict[str, dict[int, dict]] = {"mesh": {}, "local": {}, "ray": {}}
+    same = {"data_seed": 0}  # every side on the same private data (by default each evaluator draws its own)
     for d in args.devices:
-        sides["mesh"][d] = run_side(ROOT, programs, args.steps, 1, tempfile.mkdtemp(),
+        sides["mesh"][d] = run_side(ROOT, programs, args.steps, 1, tempfile.mkdtemp(), {"eval": same},
                                     env={"XLA_FLAGS": f"--xla_force_host_platform_device_count={d}"})
     ray = importlib.util.find_spec("ray") is not None
     for w in args.workers:
-        sides["local"][w] = run_side(ROOT, programs, args.steps, w, tempfile.mkdtemp())
+        sides["local"][w] = run_side(ROOT, programs, args.steps, w, tempfile.mkdtemp(), {"eval": same})
         if ray:
-            sides["ray"][w] = run_side(ROOT, programs, args.steps, w, tempfile.mkdtemp(), {"eval": {"backend": "ray"}})
+            sides["ray"][w] = run_side(ROOT, programs, args.steps, w, tempfile.mkdtemp(),
+                                       {"eval": {**same, "backend": "ray"}})
     print(f"{len(programs)} programs, {args.steps} steps, 1 seed each" + ("" if ray else "; no `ray` extra here"))
     print("| side | trained | wall | trainings / s | vs the first of its kind |")
     print("|---|---|---|---|---|")
