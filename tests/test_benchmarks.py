@@ -74,8 +74,8 @@ def test_lm_yield_runs_and_ends_with_its_json_line():
 
 @pytest.mark.slow
 def test_scaling_runs_and_ends_with_its_json_line():
-    stdout, last = run("scaling.py --population 2 --steps 3 --devices 1 2 --workers 1")
-    assert last["population"] == 2 and set(last["mesh"]) == {"1", "2"} and last["local"]["1"] > 0
+    stdout, last = run("scaling.py --population 2 --steps 3 --devices 2 --workers 1")  # 3 sides: about 10 min
+    assert last["population"] == 2 and set(last["mesh"]) == {"2"} and last["local"]["1"] > 0  # under load
     assert last["max_val_accuracy_drift"] <= 0.004  # the same numbers on 2 devices (and on Ray, where installed)
     assert ("1" in last["ray"]) == ("no `ray` extra" not in stdout)
 
