@@ -8,9 +8,9 @@ program is called on its own state only, so a NaN stays in its own arrays, and a
 or run is retrained one candidate at a time, so the failing one fails alone.
 
 Every device the process sees trains (`train.devices`): a `jax.sharding.Mesh` of axes ("population", "seeds")
-lays a pack out, the seeds of each candidate split over a row of the mesh by `NamedSharding` (the exported
-programs, lowered for one device, are partitioned along the seed axis they are vmapped over; no seed talks to
-another), the candidates split into one group per row, each group's programs compiled for its row and
+lays a pack out, the seeds of each candidate split over a row of the mesh (`shard_map`: each device runs the
+one-seed or S-seed program the trace stage exported, as on one device; `Trainer.compile` says why not XLA's
+partitioner), the candidates split into one group per row, each group's programs compiled for its row and
 driven by a thread of its own, so the rows train at once.
 
 Trusted code only: the networks are ExportedNetworks (StableHLO from the trace stage), never modules."""
