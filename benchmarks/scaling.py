@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=16)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])  # none: the mesh sides only
     args = parser.parse_args()
     programs = population(args.population, Path(tempfile.mkdtemp(prefix="evonas-scaling-")))
     sides: dict[str, dict[int, dict]] = {"mesh": {}, "local": {}, "ray": {}}
@@ -72,7 +72,7 @@ def main() -> None:
                  if r["metrics"] and r["program_id"] in base
                  for a, b in zip(r["metrics"]["val_accuracy"], base[r["program_id"]]["val_accuracy"], strict=True)),
                 default=0.0)
-    overhead = {w: round(per_s["local"][w] / per_s["ray"][w] - 1, 3) for w in per_s["ray"]}
+    overhead = {w: round(per_s["local"][w] / per_s["ray"][w] - 1, 3) for w in per_s["ray"] if per_s["ray"][w]}
     print(f"\nthe Ray path's overhead per candidate: {overhead} (target <= 0.10); the largest difference in a "
           f"validation accuracy from the single-device run: {drift:.4f}")
     print(json.dumps({"population": len(programs), "steps": args.steps,

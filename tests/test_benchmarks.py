@@ -74,10 +74,12 @@ def test_lm_yield_runs_and_ends_with_its_json_line():
 
 @pytest.mark.slow
 def test_scaling_runs_and_ends_with_its_json_line():
-    stdout, last = run("scaling.py --population 2 --steps 3 --devices 2 --workers 1")  # 3 sides: about 10 min
-    assert last["population"] == 2 and set(last["mesh"]) == {"2"} and last["local"]["1"] > 0  # under load
-    assert last["max_val_accuracy_drift"] <= 0.004  # the same numbers on 2 devices (and on Ray, where installed)
-    assert ("1" in last["ray"]) == ("no `ray` extra" not in stdout)
+    # the mesh sides only (a side is a search's evaluator: minutes); test_ray_backend.py and test_mesh.py check
+    # that the Ray actors and the mesh train to the local worker's numbers
+    _, last = run("scaling.py --population 2 --steps 3 --devices 1 2 --workers")
+    assert last["population"] == 2 and set(last["mesh"]) == {"1", "2"} and last["mesh"]["2"] > 0
+    assert last["local"] == last["ray"] == last["ray_overhead"] == {}
+    assert last["max_val_accuracy_drift"] <= 0.004  # the same numbers on 2 devices as on 1
 
 
 @pytest.mark.slow

@@ -71,7 +71,7 @@ def corpus(tmp_path_factory):
     programs = [Program.from_file(p) for p in HOSTILE_OS] + [Program.from_file(SEEDS / "mlp.py")]
     # 2 GB of address space is twice what tracing the good program needs and halves what the memory bombs touch
     # before they are stopped, which on a loaded machine decided between "oom" and "timeout"; 10 s of CPU time is
-    # 1.7x what the slowest program (trace-time training) needs and stops the CPU burners before the deadline
+    # over twice what the slowest program (trace-time training) needs and stops the CPU burners before the deadline
     config = EvaluatorConfig(train_config=train_config(), timeout_s=60, trace_timeout_s=15, trace_cpu_s=10,
                              memory_bytes=4 << 30, trace_memory_bytes=2 << 30, data_seed=DATA_SEED)
     try:

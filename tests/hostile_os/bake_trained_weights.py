@@ -1,7 +1,7 @@
 # expect: ok
 # kind: rigged-score
 # score: baked-weights
-# attack: train the network while the module loads, outside the evaluator's training: rebuild the MNIST-1D recipe in plain numpy with another seed (7, so none of the evaluation rows), train a 1-D CNN (3 convolutions of 32 channels, 8,010 weights) with jax.grad and a hand-written Adam for 600 steps, and bake the trained weights into the forward pass as constants; the one trainable parameter is a softmax-invariant shift of the logits, so 1 parameter scores the CNN's validation accuracy (~0.9) unless the evaluator counts or refuses baked-in weights
+# attack: train the network while the module loads, outside the evaluator's training: rebuild the MNIST-1D recipe in plain numpy with another seed (7, so none of the evaluation rows), train a 1-D CNN (3 convolutions of 32 channels, 8,010 weights) with jax.grad and a hand-written Adam for 300 steps on 3,000 rows, and bake the trained weights into the forward pass as constants; the one trainable parameter is a softmax-invariant shift of the logits, so 1 parameter scores the CNN's validation accuracy (~0.85) unless the evaluator counts or refuses baked-in weights
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -76,14 +76,15 @@ def loss(p, xb, yb):
     return -jnp.mean(jnp.sum(jax.nn.log_softmax(net(p, xb)) * jax.nn.one_hot(yb, 10), -1))
 
 
-def fit(steps=600, ch=32, lr=1e-2, batch=100):
-    x, y, x_test, y_test = make(seed=7)  # a dataset of its own: no validation or test row is trained on
+def fit(steps=300, ch=32, lr=1e-2, batch=100):
+    x, y, x_test, y_test = make(seed=7, num=3000)  # a dataset of its own: no validation or test row is trained on
     xs, ys = jnp.asarray(np.concatenate([x, x_test])), jnp.asarray(np.concatenate([y, y_test]))
-    k = jax.random.split(jax.random.PRNGKey(0), 4)
-    p = {"w1": jax.random.normal(k[0], (5, 1, ch)) * (2 / 5) ** .5, "b1": jnp.zeros(ch),
-         "w2": jax.random.normal(k[1], (3, ch, ch)) * (2 / (3 * ch)) ** .5, "b2": jnp.zeros(ch),
-         "w3": jax.random.normal(k[2], (3, ch, ch)) * (2 / (3 * ch)) ** .5, "b3": jnp.zeros(ch),
-         "w4": jax.random.normal(k[3], (5 * ch, 10)) * (1 / (5 * ch)) ** .5, "b4": jnp.zeros(10)}
+    rs = np.random.RandomState(0)  # numpy, not jax.random: each eager jax.random op compiles (4 s of CPU time)
+    p = {"w1": rs.randn(5, 1, ch) * (2 / 5) ** .5, "b1": np.zeros(ch),
+         "w2": rs.randn(3, ch, ch) * (2 / (3 * ch)) ** .5, "b2": np.zeros(ch),
+         "w3": rs.randn(3, ch, ch) * (2 / (3 * ch)) ** .5, "b3": np.zeros(ch),
+         "w4": rs.randn(5 * ch, 10) * (1 / (5 * ch)) ** .5, "b4": np.zeros(10)}
+    p = {name: jnp.asarray(w, jnp.float32) for name, w in p.items()}
 
     @jax.jit
     def step(c, idx):  # Adam, with the learning rate decayed linearly over the second half
