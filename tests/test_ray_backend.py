@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -100,4 +101,6 @@ def test_an_actor_killed_mid_pack_is_replaced_its_pack_sent_once_more_then_faile
             assert failed and all(r.failure.kind == "crash" and "twice" in r.failure.message for r in failed)
         again, = evaluator.evaluate([Program(seed_source("mlp").replace("100", "64"))])  # the search goes on
         assert again.ok, again
+        # the killed actors' folders (data, states, logs) were removed by the actors that replaced them
+        assert not [f for pid in killed for f in Path(tempfile.gettempdir()).glob(f"evonas-actor-{pid}-*")]
     assert not evaluation_processes()

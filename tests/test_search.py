@@ -237,7 +237,10 @@ def test_truncated_log_line_is_dropped(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["local", "ray"])
+# The Ray variant (13 minutes on the 2-core CPU) runs where EVONAS_RAY_RESUME is set: with it, .ci/run took 85
+# minutes in a fresh clone, close to CI's 90 (test_ray_backend.py checks Ray's metrics and a killed actor)
+@pytest.mark.parametrize("backend", ["local", pytest.param("ray", marks=pytest.mark.skipif(
+    not os.environ.get("EVONAS_RAY_RESUME"), reason="13 minutes: set EVONAS_RAY_RESUME=1 to run it"))])
 def test_resume_after_sigkill_mid_round_reproduces_the_run(run, config_file, tmp_path, tmp_path_factory, backend):
     """Kill `evonas search` with SIGKILL as soon as round 1 has logged a child's first rung (other children
     still training, none at the full budget yet), resume it, and compare with the uninterrupted run; on local

@@ -40,6 +40,24 @@ ACTOR_SLACK_S = 60.0
 SENT_AGAIN = 1  # times a pack is sent to a new actor after its actor died
 
 
+ACTOR_FOLDER = "evonas-actor-"  # + the actor process's pid: a folder whose process is gone is removed
+
+
+def _sweep_folders_of_dead_actors() -> None:
+    """Remove the folders (data, states, logs) that actors killed while busy left on this node."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{ACTOR_FOLDER}*-*-*"):
+        pid = folder.name[len(ACTOR_FOLDER):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:  # a zombie (killed, not yet reaped by the raylet) is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class TrainActor:
     """Runs on a Ray node (as `ray.remote(TrainActor)`): a confined train worker there, and its packs."""
 
@@ -54,7 +72,8 @@ class TrainActor:
             os._exit(1)
 
         threading.Thread(target=orphaned, daemon=True).start()
-        self.folder = Path(tempfile.mkdtemp(prefix=f"evonas-actor-{index}-"))
+        _sweep_folders_of_dead_actors()
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{ACTOR_FOLDER}{os.getpid()}-{index}-"))
         data_dir = self.folder / "data"
         get_task(setup.task, **setup.task_kwargs).prepare(data_dir)
         compile_cache = None
@@ -230,7 +249,9 @@ class RayBackend:
         import ray
 
         for slot in self.slots:
-            if slot.ref is None:  # idle: it removes its folder (a busy one is killed with its worker)
+            # idle: it removes its folder (a busy one is killed with its worker; the next actor on its node
+            # removes the folder)
+            if slot.ref is None:
                 try:
                     ray.get(slot.actor.close.remote(), timeout=30)
                 except Exception:  # noqa: BLE001 (a dead actor has nothing left to close)
