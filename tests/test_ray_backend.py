@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from evojax_nas.evaluate.pool import Evaluator, EvaluatorConfig
+from evojax_nas.evaluate.ray_backend import ACTOR_FOLDER
 from evojax_nas.programs.program import Program
 from evojax_nas.train import default_config
 from tests.conftest import ROOT, evaluation_processes, seed_source
@@ -102,5 +103,5 @@ def test_an_actor_killed_mid_pack_is_replaced_its_pack_sent_once_more_then_faile
         again, = evaluator.evaluate([Program(seed_source("mlp").replace("100", "64"))])  # the search goes on
         assert again.ok, again
         # the killed actors' folders (data, states, logs) were removed by the actors that replaced them
-        assert not [f for pid in killed for f in Path(tempfile.gettempdir()).glob(f"evonas-actor-{pid}-*")]
+        assert not [f for pid in killed for f in Path(tempfile.gettempdir()).glob(f"{ACTOR_FOLDER}{pid}-*")]
     assert not evaluation_processes()
