@@ -179,7 +179,9 @@ def train_and_test(algorithm: str, triplet: nn.Module, config: TrainConfig, seed
     _, stream = data.train_stream(algorithm, seed, config.train_lengths, config.batch_size)
     trainer = CLRSTrainer(sets.probes, triplet, config)
     first = next(stream)
-    params, opt_state = trainer.init(first, seeds)
+    # committed to the device as the update's own outputs are: else its second call compiles it again (the
+    # sharding of the arguments is part of jit's key), which took as long as the first on CPU
+    params, opt_state = jax.device_put(trainer.init(first, seeds), jax.devices()[0])
     best = jax.tree.map(np.asarray, params)
     best_val = np.full(len(seeds), -np.inf)
     keys = seed_keys(seeds, 1)

@@ -14,7 +14,7 @@ def evonas(*args: str) -> subprocess.CompletedProcess:
 
 def test_eval_every_seed_file():
     paths = sorted(SEEDS.glob("*.py"))
-    run = evonas("eval", *map(str, paths), "--task", "mnist1d", "--steps", "150", "--seeds", "2",
+    run = evonas("eval", *map(str, paths), "--task", "mnist1d", "--steps", "30", "--seeds", "2",
                  "--strategy", "python-serial")
     assert run.returncode == 0, run.stderr[-2000:]
     rows = json.loads(run.stdout)

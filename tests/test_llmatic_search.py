@@ -1,6 +1,6 @@
 """LLMatic end to end on MNIST-1D with the real embedded LM, real training and the real sandbox, on a small
 budget: one uninterrupted run fills both archives and writes its report; a run killed with SIGKILL
-mid-generation and resumed ends with the same archives."""
+mid-generation and resumed ends with the same archives as it had after that generation."""
 
 from __future__ import annotations
 
@@ -74,8 +74,12 @@ def test_both_archives_fill_and_the_report_shows_them(run):
     assert "network_qd_score" in (report / "summary.md").read_text()
 
 
-def test_resume_after_sigkill_mid_generation_restores_both_archives(run, config_file, tmp_path):
-    reference_dir, reference = run
+def test_resume_after_sigkill_mid_generation_restores_both_archives(run, tmp_path, tmp_path_factory):
+    """Killed as soon as generation 1 has logged a child, resumed, and stopped after it (a one-generation run):
+    both archives as the uninterrupted run's after its generation 1."""
+    reference_dir, _ = run
+    config_file = write_config(tmp_path_factory, "llmatic_test_one", CONFIG.replace(
+        "    return config", "    config.search.num_rounds = 1\n    return config"))
     workdir = tmp_path / "killed"
     workdir.mkdir()
     shutil.copy(reference_dir / "data_seed", workdir)  # the same private data as the run it is compared with
@@ -85,18 +89,23 @@ def test_resume_after_sigkill_mid_generation_restores_both_archives(run, config_
     log = workdir / "candidates.jsonl"
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and process.poll() is None:
-        if log.exists() and any(r["round"] == 2 for r in AppendLog(log).read()):
+        if log.exists() and any(r["round"] == 1 for r in AppendLog(log).read()):
             break
         time.sleep(0.2)
-    assert process.poll() is None, "the run ended before generation 2 logged a child"
+    assert process.poll() is None, "the run ended before generation 1 logged a child"
     process.send_signal(signal.SIGKILL)
     process.wait()
     time.sleep(1.0)
     assert evaluation_processes() == set(), "a worker, zygote or sandbox outlived the killed search"
-    assert sorted(os.listdir(workdir / "checkpoints")) == ["0", "1"]
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["0"]
     done = subprocess.run([sys.executable, "-m", "evojax_nas.cli", "search", "--workdir", str(workdir)],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming" in done.stderr
+    after_one = tmp_path / "reference_after_generation_1"  # the reference's checkpoints less the later ones
+    shutil.copytree(reference_dir / "checkpoints", after_one)
+    for later in (d for d in after_one.iterdir() if d.name.isdigit() and int(d.name) > 1):
+        shutil.rmtree(later)
+    reference = LlmaticState.from_dict(SearchCheckpoints(after_one).restore().state)
     resumed = LlmaticState.from_dict(SearchCheckpoints(workdir / "checkpoints").restore().state)
-    assert archives(resumed) == archives(reference)
+    assert resumed.round == reference.round == 1 and archives(resumed) == archives(reference)

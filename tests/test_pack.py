@@ -138,17 +138,17 @@ def test_a_rung_of_successive_halving_continues_from_the_state_the_last_one_left
     # Two workers: a program's second rung may land on the other worker, which reads the state its first rung
     # left in the evaluator's folder. Continuing equals training the full budget at once, to the last bit.
     train = default_config()
-    train.update(num_steps=120)
+    train.update(num_steps=30)
     programs = [Program.from_file(SEEDS / f"{name}.py") for name in ("mlp", "cnn", "gru")]
     config = EvaluatorConfig(train_config=train.to_dict(), num_workers=2, data_seed=11)
     with Evaluator(config) as evaluator:
-        first = evaluator.evaluate(programs, steps=(0, 40))
-        second = evaluator.evaluate(programs[::-1], steps=(40, 120))[::-1]
+        first = evaluator.evaluate(programs, steps=(0, 10))
+        second = evaluator.evaluate(programs[::-1], steps=(10, 30))[::-1]
     with Evaluator(config) as evaluator:
         whole = evaluator.evaluate(programs)
     for a, b, full in zip(first, second, whole, strict=True):
         assert a.ok and b.ok and full.ok, (a.failure, b.failure, full.failure)
-        assert a.metrics["steps"] == 40 and b.metrics["steps"] == full.metrics["steps"] == 120
+        assert a.metrics["steps"] == 10 and b.metrics["steps"] == full.metrics["steps"] == 30
         assert b.metrics["final_loss"] == full.metrics["final_loss"]
         assert b.metrics["val_accuracy"] == full.metrics["val_accuracy"]
 

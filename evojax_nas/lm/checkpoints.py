@@ -4,6 +4,7 @@ local Hugging Face directory. Converted GGUF weights are cached as safetensors w
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -59,12 +60,21 @@ def _config_from_json(data: dict[str, Any]) -> DecoderConfig:
 
 
 def load_gguf_cached(path: str | Path) -> tuple[DecoderConfig, dict[str, Any], Tokenizer]:
-    """Read a GGUF once (de-quantising to float32), then reuse the converted copy from the cache."""
-    from safetensors.numpy import load_file, save_file
-
+    """Read a GGUF once (de-quantising to float32), then reuse the converted copy from the cache. Processes
+    starting together (parallel tests, two searches) take turns: one converts (a minute of CPU), the others
+    wait for its copy."""
     path = Path(path)
     stat = path.stat()
     folder = cache_dir() / "lm" / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _load_or_convert(path, folder)
+
+
+def _load_or_convert(path: Path, folder: Path) -> tuple[DecoderConfig, dict[str, Any], Tokenizer]:
+    from safetensors.numpy import load_file, save_file
+
     files = [folder / name for name in ("config.json", "params.safetensors", "tokenizer.json")]
     if all(f.exists() for f in files):
         try:
@@ -74,7 +84,6 @@ def load_gguf_cached(path: str | Path) -> tuple[DecoderConfig, dict[str, Any], T
             pass
     config, params, tokenizer_meta = read_gguf(path)
     tokenizer = tokenizer_from_gguf(tokenizer_meta)
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = [f.with_suffix(f".{os.getpid()}.tmp") for f in files]
     tmp[0].write_text(json.dumps(dataclasses.asdict(config)))
     save_file(_flatten(params), str(tmp[1]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
@@ -57,7 +58,7 @@ def _corpus_ids(tokenizer: Tokenizer) -> np.ndarray:
     seen = {i for encoding in tokenizer.encode_batch(texts, add_special_tokens=False) for i in encoding.ids}
     ids = np.asarray(sorted(seen | _always_kept(tokenizer)), np.int32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # test processes share a cache: a tmp file each
     np.save(tmp, ids)
     tmp.replace(path)
     return ids

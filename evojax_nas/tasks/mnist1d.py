@@ -44,11 +44,12 @@ def dataset_args(seed: int = 42, num_samples: int = 5000) -> dict:
 def generate(seed: int = 42, num_samples: int = 5000, cache: Path | None = None) -> dict[str, np.ndarray]:
     """Return {x, y, x_test, y_test} for the recipe, from the disk cache (`cache`, default cache_dir()) or
     freshly generated."""
-    from mnist1d.data import make_dataset
-    from mnist1d.utils import ObjectView
+    from importlib.metadata import version
 
-    args = dataset_args(seed, num_samples)
-    key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
+    # keyed by the package's version (its recipe) without importing it: mnist1d imports matplotlib and scipy,
+    # three seconds of every train worker's start
+    recipe = {"mnist1d": version("mnist1d"), "seed": seed, "num_samples": num_samples}
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
     path = (cache or cache_dir()) / f"mnist1d-{key}.npz"
     if path.exists():
         try:
@@ -56,7 +57,10 @@ def generate(seed: int = 42, num_samples: int = 5000, cache: Path | None = None)
                 return {k: cached[k] for k in ("x", "y", "x_test", "y_test")}
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a corrupt cache is regenerated
-    data = make_dataset(ObjectView(args))
+    from mnist1d.data import make_dataset
+    from mnist1d.utils import ObjectView
+
+    data = make_dataset(ObjectView(dataset_args(seed, num_samples)))
     arrays = {
         "x": data["x"].astype(np.float32), "y": data["y"].astype(np.int32),
         "x_test": data["x_test"].astype(np.float32), "y_test": data["y_test"].astype(np.int32),
