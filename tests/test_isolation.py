@@ -24,8 +24,6 @@ from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import default_config
 from tests.conftest import ROOT, SEEDS, evaluation_processes
 
-# One process evaluates the corpus (a module fixture): under `-n 2 --dist loadgroup` not both
-pytestmark = pytest.mark.xdist_group("isolation")
 HOSTILE_OS = sorted((Path(__file__).parent / "hostile_os").glob("*.py"))
 SECRET_HOME = Path("/var/tmp/evonas-hostile-home")  # where the corpus looks for the user's secrets (on the
 # host's disk: a sandbox's /tmp is its own tmpfs, so Landlock must be what keeps it out)
