@@ -16,6 +16,7 @@ from evojax_nas.evaluate import Result
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.evoprompting import Child, EvoPrompting
 from evojax_nas.search.fitness import Score
+from evojax_nas.tasks.mnist1d import Mnist1D
 
 HEAD = "import flax.linen as nn\n\n\nclass Model(nn.Module):"
 
@@ -113,7 +114,7 @@ def config(**overrides) -> ml_collections.ConfigDict:
 
 def search(evaluator=None, journal=None, lm=None, **overrides) -> EvoPrompting:
     return EvoPrompting(config(**overrides), lm or ScriptedLM(), evaluator or ScriptedEvaluator(), seeds(),
-                        journal or MemoryJournal(), 0.5)
+                        journal or MemoryJournal(), 0.5, Mnist1D())
 
 
 def test_text_only_twins_are_not_trained_and_failures_are_retried_once():

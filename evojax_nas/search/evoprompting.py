@@ -126,19 +126,15 @@ class EvoPrompting:
     """One object per run: call run_round(state) until state.round == config.num_rounds."""
 
     def __init__(self, config: Any, lm: Any, evaluator: Any, seeds: Sequence[Program], journal: Journal,
-                 min_val_accuracy: float, task: Task | None = None,
+                 min_val_accuracy: float, task: Task,
                  progress: Callable[[str, dict[str, Any]], None] | None = None, screen_seeds: int = 1,
                  train_seed: int = 0):
         """screen_seeds, train_seed: the training seeds every child is trained on first (the train config's
         num_seeds and seed); a child that would enter the population is then trained on the next ones up to
-        config.confirm_seeds. task: what children are and which repairs apply (MNIST-1D when not given)."""
+        config.confirm_seeds. task: what children are and which repairs apply."""
         check_config(config)
         self.config, self.lm = config, lm
         self.seeds = list(seeds)
-        if task is None:
-            from evojax_nas.tasks.mnist1d import Mnist1D
-
-            task = Mnist1D()
         self.task, self.spec = task, task.prompt
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
         self.screen_seeds, self.train_seed = screen_seeds, train_seed

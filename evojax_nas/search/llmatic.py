@@ -321,7 +321,7 @@ class Llmatic:
     generation)."""
 
     def __init__(self, config: Any, lm: Any, evaluator: Any, seeds: Sequence[Program], journal: Journal,
-                 min_val_accuracy: float, task: Task | None = None,
+                 min_val_accuracy: float, task: Task,
                  progress: Callable[[str, dict[str, Any]], None] | None = None, screen_seeds: int = 1,
                  train_seed: int = 0):
         """seeds: the first is the initial network; a second, when given, is a worked example shown before
@@ -333,10 +333,6 @@ class Llmatic:
         check_config(config)
         if not seeds:
             raise ValueError("LLMatic needs an initial network: give one seed program")
-        if task is None:
-            from evojax_nas.tasks.mnist1d import Mnist1D
-
-            task = Mnist1D()
         self.config, self.task, self.initial = config, task, seeds[0]
         self.example = (seeds[0], seeds[1]) if len(seeds) > 1 else None
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)

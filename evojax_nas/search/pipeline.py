@@ -100,8 +100,8 @@ class Pipeline:
               kind: str | None = None) -> Child | None:
         """The completion as a whole, repaired program (None when no class could be extracted). Its origin
         kind is `kind`, else crossover for several parents and mutation for one."""
-        extraction = extract_program(text, header, stop_markers(self.spec), self.spec.class_name,
-                                     self.spec.closing)
+        extraction = extract_program(text, header, stop_markers(self.spec), class_name=self.spec.class_name,
+                                     closing=self.spec.closing)
         if extraction.source is None:
             return None
         source = self.task.repair(assemble_child(extraction.source, parents), [p.source for p in parents])

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from evojax_nas.paths import cache_dir
+from evojax_nas.tasks import classifier
 from evojax_nas.tasks.base import ClassificationTask, PromptSpec
 
 WARM_UP = """
@@ -100,7 +101,9 @@ class Mnist1D:
     val_size: int = 500
     data_seed: int | None = None
     name: str = "mnist1d"
-    prompt: PromptSpec = PromptSpec()
+    prompt: PromptSpec = PromptSpec(
+        task_line="Flax models for MNIST-1D: signals of length 40, 10 classes.", class_name=classifier.CLASS_NAME,
+        score_name="validation accuracy", closing="x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)")
     tracer: str = "evojax_nas.evaluate.trace:trace_job"
     warm_up: str = WARM_UP
     num_classes: int = 10
@@ -113,9 +116,9 @@ class Mnist1D:
         generate(self.seed if self.data_seed is None else self.data_seed, self.num_samples, cache)
 
     def repair(self, source: str, parents: Sequence[str] = ()) -> str:
-        from evojax_nas.lm.repair import repair
+        from evojax_nas.programs.repair import repair
 
-        return repair(source, self.prompt.class_name, self.num_classes, parents)
+        return repair(source, self.prompt.class_name, parents, classifier.repairs(self.num_classes))
 
     def train_defaults(self) -> dict[str, Any]:
         from evojax_nas.train import default_config
