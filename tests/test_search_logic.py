@@ -35,7 +35,6 @@ class ScriptedLM:
     """Each prompt gets: a seed with renamed fields (a text-only twin), a child that crashes, a new child;
     a prompt showing a failed attempt gets the fixed child."""
 
-    supports_tuning = False
 
     def __init__(self):
         self.calls: list[list[str]] = []
@@ -256,7 +255,6 @@ class EditLM:
     """Finishes whatever class the prompt ends with: a new layer and the read-out inside `__call__`, or a whole
     `__call__` after the fields."""
 
-    supports_tuning = False
 
     def __init__(self):
         self.calls: list[list[str]] = []
