@@ -63,7 +63,6 @@ def layers(width: int, depth: int, crash: bool = False) -> str:
 class WidthLM:
     """Each prompt gets a net of a width and depth drawn from the seed and row; every fifth crashes."""
 
-
     def generate(self, prompts, n=1, temperature=0.8, max_new_tokens=256, stop=(), seed=0):
         return [[layers(8 * (1 + (seed + i) % 9), 1 + (seed // 7 + i) % 3, crash=(seed + i) % 5 == 0)] * n
                 for i in range(len(prompts))]

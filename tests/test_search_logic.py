@@ -35,7 +35,6 @@ class ScriptedLM:
     """Each prompt gets: a seed with renamed fields (a text-only twin), a child that crashes, a new child;
     a prompt showing a failed attempt gets the fixed child."""
 
-
     def __init__(self):
         self.calls: list[list[str]] = []
 
@@ -254,7 +253,6 @@ def test_pareto_halving_keeps_small_networks_that_learn_slowly():
 class EditLM:
     """Finishes whatever class the prompt ends with: a new layer and the read-out inside `__call__`, or a whole
     `__call__` after the fields."""
-
 
     def __init__(self):
         self.calls: list[list[str]] = []
