@@ -1,7 +1,7 @@
 """Yield of the LM as EvoPrompting's mutation operator on MNIST-1D: sample children from real two-parent
 prompts, then count how many pass extraction, the sandbox checks, training, and are distinct, without
 and with mechanical repair (truncated children cut back or closed, PyTorch layer names, a flatten before
-the final Dense, the `train` argument, the class count: `evojax_nas.lm.repair.repair`).
+the final Dense, the `train` argument, the class count: the task's `repair`).
 
     python benchmarks/lm_yield.py [--samples 32] [--temperatures 0.6 0.8] [--max-new-tokens 300]
                                   [--save children.json | --load children.json]
@@ -23,11 +23,10 @@ from pathlib import Path
 from evojax_nas.evaluate import Evaluator, EvaluatorConfig
 from evojax_nas.lm.backends import LocalLM
 from evojax_nas.lm.extract import extract_program
-from evojax_nas.lm.repair import repair
 from evojax_nas.programs import Program
 from evojax_nas.search.fitness import program_fitness
 from evojax_nas.search.prompts import assemble_child, build_prompt, stop_markers
-from evojax_nas.tasks import PromptSpec
+from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import default_config
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "mnist1d"
@@ -49,7 +48,8 @@ def main() -> None:
 
     train = default_config()
     train.update(num_steps=args.train_steps, strategy="python-serial")
-    spec = PromptSpec()
+    task = Mnist1D()
+    spec = task.prompt
     start = time.perf_counter()
     with Evaluator(EvaluatorConfig(train_config=train.to_dict(), timeout_s=300)) as evaluator:
         seeds = {p.stem: Program.from_file(p) for p in sorted(SEEDS.glob("*.py"))}
@@ -79,7 +79,7 @@ def main() -> None:
         outcomes: Counter = Counter()
         pending: dict[str, list[tuple[str, Program]]] = {}
         for parents, header, text in children:
-            ex = extract_program(text, header, stop_markers(spec), spec.class_name, spec.closing)
+            ex = extract_program(text, header, stop_markers(spec), class_name=spec.class_name, closing=spec.closing)
             outcomes[ex.outcome] += 1
             if ex.source is None:
                 continue
@@ -87,7 +87,7 @@ def main() -> None:
             ids = tuple(p.id for p in parents)
             if ex.outcome == "clean":
                 pending.setdefault("without repair", []).append(("without repair", Program(source, parents=ids)))
-            fixed = Program(repair(source, parents=[p.source for p in parents]), parents=ids)
+            fixed = Program(task.repair(source, [p.source for p in parents]), parents=ids)
             pending.setdefault("with repair", []).append(("with repair", fixed))
         unique = {p.id: p for items in pending.values() for _, p in items}
         results = dict(zip(unique, evaluator.evaluate(list(unique.values())), strict=True))

@@ -92,9 +92,9 @@ class ClrsTask:
     warm_up = WARM_UP
 
     def repair(self, source: str, parents: Sequence[str] = ()) -> str:
-        from evojax_nas.lm.repair import repair
+        from evojax_nas.programs.repair import repair
 
-        return repair(source, slot.CLASS_NAME, None, parents)  # not a classifier: no flatten, class count, train
+        return repair(source, slot.CLASS_NAME, parents)  # the generic repairs only: not a classifier
 
     def train_defaults(self) -> dict[str, Any]:
         return train_defaults()

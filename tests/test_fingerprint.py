@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-from evojax_nas.lm.repair import repair
-from evojax_nas.search.fingerprint import fingerprint
+from evojax_nas.search import fingerprint as fingerprints
+from evojax_nas.tasks.mnist1d import Mnist1D
+
+fingerprint = functools.partial(fingerprints.fingerprint, class_name="Model")  # a classifier's programs
+repair = Mnist1D().repair
 
 GRU = (Path(__file__).resolve().parents[1] / "seeds" / "mnist1d" / "gru.py").read_text()
 

@@ -33,6 +33,7 @@ from evojax_nas.search.llmatic import (
 )
 from evojax_nas.search.llmatic_prompts import MUTATIONS
 from evojax_nas.search.method import check_config, method_class
+from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import Trainer, default_config
 from evojax_nas.train.exported import ExportedNetwork
 from tests.conftest import ROOT
@@ -62,8 +63,6 @@ def layers(width: int, depth: int, crash: bool = False) -> str:
 class WidthLM:
     """Each prompt gets a net of a width and depth drawn from the seed and row; every fifth crashes."""
 
-    supports_tuning = False
-
     def generate(self, prompts, n=1, temperature=0.8, max_new_tokens=256, stop=(), seed=0):
         return [[layers(8 * (1 + (seed + i) % 9), 1 + (seed // 7 + i) % 3, crash=(seed + i) % 5 == 0)] * n
                 for i in range(len(prompts))]
@@ -88,7 +87,7 @@ class DescribingEvaluator:
 
 
 def llmatic(**overrides) -> Llmatic:
-    return Llmatic(config(**overrides), WidthLM(), DescribingEvaluator(), [INITIAL], MemoryJournal(), 0.5)
+    return Llmatic(config(**overrides), WidthLM(), DescribingEvaluator(), [INITIAL], MemoryJournal(), 0.5, Mnist1D())
 
 
 def run(search: Llmatic, rounds: int) -> LlmaticState:
@@ -220,9 +219,9 @@ def test_each_ablation_changes_what_it_names(ablation):
 
 def test_a_replayed_generation_ends_the_same_and_the_state_round_trips():
     journal = MemoryJournal()
-    search = Llmatic(config(), WidthLM(), DescribingEvaluator(), [INITIAL], journal, 0.5)
+    search = Llmatic(config(), WidthLM(), DescribingEvaluator(), [INITIAL], journal, 0.5, Mnist1D())
     state = run(search, 2)
-    replay = Llmatic(config(), WidthLM(), DescribingEvaluator(), [INITIAL], journal, 0.5)
+    replay = Llmatic(config(), WidthLM(), DescribingEvaluator(), [INITIAL], journal, 0.5, Mnist1D())
     again = replay.run_round(LlmaticState.from_dict(run(search, 1).to_dict()))
     strip = lambda s: {**s.to_dict(), "history": [{k: v for k, v in h.items() if k != "seconds"}  # noqa: E731
                                                    for h in s.history]}
@@ -254,7 +253,8 @@ class SeedingEvaluator(DescribingEvaluator):
 def test_a_would_be_best_is_confirmed_on_more_seeds_before_it_counts():
     for confirm_seeds in (1, 3):
         evaluator = SeedingEvaluator()
-        search = Llmatic(config(confirm_seeds=confirm_seeds), WidthLM(), evaluator, [INITIAL], MemoryJournal(), 0.5)
+        search = Llmatic(config(confirm_seeds=confirm_seeds), WidthLM(), evaluator, [INITIAL], MemoryJournal(), 0.5,
+                         Mnist1D())
         state = run(search, 3)
         confirmed = {pid for pid, seeds in evaluator.trained if seeds != (0,)}
         assert all(seeds in ((0,), (1, 2)) for _, seeds in evaluator.trained)

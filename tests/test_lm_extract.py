@@ -1,11 +1,14 @@
 """Extraction and mechanical repair of LM completions into candidate programs."""
 
-from evojax_nas.lm.extract import extract_program
+import functools
+
+from evojax_nas.lm import extract
 from evojax_nas.programs import check_source
 
 HEADER = "import flax.linen as nn\n\n\nclass Model(nn.Module):\n"
 MARKERS = ("\n# Example", "\n# New model")
 CLOSING = "x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)"
+extract_program = functools.partial(extract.extract_program, class_name="Model")  # a classifier's child
 BODY = """    @nn.compact
     def __call__(self, x, train: bool = False):
         x = nn.relu(nn.Dense(64)(x))

@@ -1,14 +1,33 @@
 """Mechanical repairs of children: each rewrite on its own, and a child with every defect they fix, which
 crashes in the real sandbox before repair and trains after it."""
 
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from evojax_nas.evaluate import Evaluator, EvaluatorConfig
-from evojax_nas.lm.repair import fix_interface, insert_flatten, repair, rewrite, translate_torch_names
 from evojax_nas.programs import Program, check_source
+from evojax_nas.programs import repair as generic
+from evojax_nas.programs.repair import translate_torch_names
+from evojax_nas.tasks import classifier
 from evojax_nas.train import default_config
+
+# The classifier's repairs, as the MNIST-1D task applies them (tasks/mnist1d.py)
+insert_flatten = functools.partial(classifier.insert_flatten, class_name="Model")
+fix_interface = functools.partial(classifier.fix_interface, class_name="Model", num_classes=10)
+
+
+def rewrite(source: str, parents: Sequence[str] = (), num_classes: int | None = 10) -> str:
+    """The AST rewrites of a classifier of num_classes classes (None: the generic ones alone)."""
+    task = classifier.repairs(num_classes) if num_classes else generic.TaskRepairs()
+    return generic.rewrite(source, "Model", parents, task)
+
+
+def repair(source: str, parents: Sequence[str] = ()) -> str:
+    return generic.repair(source, "Model", parents, classifier.repairs(10))
+
 
 HEADER = "import flax.linen as nn\n\n\nclass Model(nn.Module):\n"
 BODY = """    @nn.compact

@@ -15,6 +15,7 @@ from evojax_nas.programs.static_check import check_source
 from evojax_nas.runs.search_run import bind_config
 from evojax_nas.search.evoprompting import EvoPrompting, check_config
 from evojax_nas.search.mutation import knobs, skeleton, vary
+from evojax_nas.tasks.mnist1d import Mnist1D
 from tests.test_search_logic import MemoryJournal, ScriptedEvaluator, config, seeds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,14 +70,14 @@ def test_depth_grows_and_shrinks():
 def test_a_search_runs_on_the_operator_without_an_lm_and_replays_the_same():
     cfg = config(operator="mutation", retry_failed=False, temperatures=(0.2, 1.0))
     journal, evaluator = MemoryJournal(), ScriptedEvaluator()
-    evo = EvoPrompting(cfg, None, evaluator, seeds(), journal, 0.5)
+    evo = EvoPrompting(cfg, None, evaluator, seeds(), journal, 0.5, Mnist1D())
     state = evo.run_round(evo.initial_state())
     after = evo.run_round(state)
     stats = after.history[1]
     assert stats["sampled"] == 6 and stats["evaluated"] >= 2 and stats.get("retried", 0) == 0
     children = [p for p in after.pool if p.origin.get("kind") != "seed"]
     assert children and all(p.origin["operator"] == "mutation" for p in children)
-    again = EvoPrompting(cfg, None, ScriptedEvaluator(), seeds(), journal, 0.5).run_round(state)
+    again = EvoPrompting(cfg, None, ScriptedEvaluator(), seeds(), journal, 0.5, Mnist1D()).run_round(state)
     strip = lambda s: {**s.to_dict(), "history": [{k: v for k, v in h.items() if k != "seconds"}  # noqa: E731
                                                    for h in s.history]}
     assert strip(again) == strip(after)  # the operator is seeded by the round's RNG

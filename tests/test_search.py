@@ -28,6 +28,7 @@ from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, select_parents
 from evojax_nas.search.fitness import program_fitness
+from evojax_nas.tasks.mnist1d import Mnist1D
 from tests.conftest import evaluation_processes, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,7 +171,7 @@ def test_the_prompt_tuning_flag(run, lm, config_file):
     trained = [(Child(child, parents, child.source), Result(child.id, metrics=child.metrics), True)]
     for flag in (True, False):
         config.prompt_tuning = flag
-        search = EvoPrompting(config, lm, None, [], None, 0.5)
+        search = EvoPrompting(config, lm, None, [], None, 0.5, Mnist1D())
         before = lm.tuner.state.steps
         out = search._tune(SearchState(round=1), trained, np.random.default_rng(0))
         assert (lm.tuner.state.steps > before) == flag and bool(out) == flag

@@ -16,6 +16,7 @@ from evojax_nas.evaluate import Result
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.evoprompting import Child, EvoPrompting
 from evojax_nas.search.fitness import Score
+from evojax_nas.tasks.mnist1d import Mnist1D
 
 HEAD = "import flax.linen as nn\n\n\nclass Model(nn.Module):"
 
@@ -33,8 +34,6 @@ def seeds() -> list[Program]:
 class ScriptedLM:
     """Each prompt gets: a seed with renamed fields (a text-only twin), a child that crashes, a new child;
     a prompt showing a failed attempt gets the fixed child."""
-
-    supports_tuning = False
 
     def __init__(self):
         self.calls: list[list[str]] = []
@@ -113,7 +112,7 @@ def config(**overrides) -> ml_collections.ConfigDict:
 
 def search(evaluator=None, journal=None, lm=None, **overrides) -> EvoPrompting:
     return EvoPrompting(config(**overrides), lm or ScriptedLM(), evaluator or ScriptedEvaluator(), seeds(),
-                        journal or MemoryJournal(), 0.5)
+                        journal or MemoryJournal(), 0.5, Mnist1D())
 
 
 def test_text_only_twins_are_not_trained_and_failures_are_retried_once():
@@ -254,8 +253,6 @@ def test_pareto_halving_keeps_small_networks_that_learn_slowly():
 class EditLM:
     """Finishes whatever class the prompt ends with: a new layer and the read-out inside `__call__`, or a whole
     `__call__` after the fields."""
-
-    supports_tuning = False
 
     def __init__(self):
         self.calls: list[list[str]] = []

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import jax
 
@@ -23,25 +23,11 @@ class LMError(RuntimeError):
     """A language model could not answer (server down, timed out, malformed reply)."""
 
 
-@runtime_checkable
-class LanguageModel(Protocol):
-    """What the search needs from an LM."""
-
-    supports_tuning: bool
-
-    def generate(self, prompts: Sequence[str], n: int = 1, temperature: float | Sequence[float] = 0.8,
-                 max_new_tokens: int = 256, stop: Sequence[str] = (), seed: int = 0) -> list[list[str]]:
-        """n completions for each prompt (one temperature, or one per prompt)."""
-        ...
-
-
 class LocalLM:
     """The in-process Flax decoder (default: the embedded Gemma-3-270M), with an optional soft prompt.
 
     Its batches are sized to `memory_gb` (0: what the machine can spare at start): a sampling call is split
     into groups of prompts, a tuning batch into backward passes of fewer rows (see `lm.memory`)."""
-
-    supports_tuning = True
 
     def __init__(self, checkpoint: str | None = None, n_virtual_tokens: int = 16, learning_rate: float = 0.1,
                  top_p: float = 0.95, top_k: int = 64, chunk: int = 16, code_vocab: bool = True,
@@ -146,8 +132,6 @@ class LocalLM:
 
 class OpenAIClient:
     """An OpenAI-compatible /v1/completions or /v1/chat/completions endpoint."""
-
-    supports_tuning = False
 
     def __init__(self, base_url: str, model: str = "default", api_key: str | None = None, chat: bool = False,
                  timeout_s: float = 120.0, retries: int = 3, backoff_s: float = 1.0):

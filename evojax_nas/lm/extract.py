@@ -1,6 +1,6 @@
 """From a completion to candidate source: strip chat framing and fences, stop at the next prompt marker,
 and cut a truncated child back to its last complete statement (or close it). Repairs of the code itself
-are in `lm.repair`."""
+are in `programs.repair`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import io
 import re
 import tokenize
 
-from evojax_nas.lm.repair import call_method
+from evojax_nas.programs.repair import call_method
 
 FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n?")
 CLOSERS = {"(": ")", "[": "]", "{": "}"}
@@ -71,7 +71,7 @@ def _cut_to_complete(source: str) -> str | None:
     return None
 
 
-def _ensure_return(source: str, class_name: str, closing: str) -> str:
+def _close_call(source: str, class_name: str, closing: str) -> str:
     """If the class's __call__ ends without a return (it was cut short), append the task's closing lines."""
     call = call_method(ast.parse(source), class_name)
     if call is None or any(isinstance(n, ast.Return) for n in ast.walk(call)):
@@ -82,7 +82,7 @@ def _ensure_return(source: str, class_name: str, closing: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def extract_program(completion: str, header: str, markers: tuple[str, ...] = (), class_name: str = "Model",
+def extract_program(completion: str, header: str, markers: tuple[str, ...] = (), *, class_name: str,
                     closing: str = "") -> Extraction:
     """Turn a completion that continues `header` into candidate source.
 
@@ -106,4 +106,4 @@ def extract_program(completion: str, header: str, markers: tuple[str, ...] = (),
         repaired = _close_brackets(text)
     if repaired is None or f"class {class_name}" not in repaired:
         return Extraction(None, "unparseable")
-    return Extraction(_ensure_return(repaired, class_name, closing) if closing else repaired, "repaired_truncation")
+    return Extraction(_close_call(repaired, class_name, closing) if closing else repaired, "repaired_truncation")

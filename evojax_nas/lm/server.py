@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from evojax_nas.lm.backends import LanguageModel
+from evojax_nas.lm.base import LanguageModel
 
 MAX_BODY_BYTES = 1 << 20
 

@@ -18,13 +18,15 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 log = logging.getLogger("evojax_nas")
+# A pytree of arrays (the LM's soft prompt and its optimizer state, or None): jax has no narrower type for it
+PyTree = Any
 
 
 class CheckpointError(RuntimeError):
     """No usable checkpoint, or one that fails its digest."""
 
 
-def digest(state: dict[str, Any] | None = None, tree: Any = None) -> str:
+def digest(state: dict[str, Any] | None = None, tree: PyTree = None) -> str:
     """sha256 over the state's canonical JSON or the tree's arrays (shapes, dtypes and bytes)."""
     h = hashlib.sha256(json.dumps(state, sort_keys=True).encode())
     for leaf in jax.tree.leaves(tree):
@@ -38,7 +40,7 @@ def digest(state: dict[str, Any] | None = None, tree: Any = None) -> str:
 class Restored:
     step: int
     state: dict[str, Any]
-    tree: Any
+    tree: PyTree
 
 
 class SearchCheckpoints:
@@ -54,7 +56,7 @@ class SearchCheckpoints:
                                                cleanup_tmp_directories=True)
         return ocp.CheckpointManager(self.directory, options=options)
 
-    def save(self, step: int, state: dict[str, Any], tree: Any = None) -> None:
+    def save(self, step: int, state: dict[str, Any], tree: PyTree = None) -> None:
         digests = {"state": digest(state), "lm": digest(tree=tree)}
         items: dict[str, Any] = {"state": ocp.args.JsonSave({"state": state, "digests": digests})}
         if tree is not None:
@@ -62,7 +64,7 @@ class SearchCheckpoints:
         self.manager.save(step, args=ocp.args.Composite(**items), force=True)
         self.manager.wait_until_finished()
 
-    def restore(self, tree_template: Any = None) -> Restored | None:
+    def restore(self, tree_template: PyTree = None) -> Restored | None:
         """The newest checkpoint that restores and matches its digest; a bad one is moved aside to
         `corrupt/` with a warning and the one before it is tried. None when there is none."""
         for step in sorted(self.manager.all_steps(), reverse=True):
@@ -78,7 +80,7 @@ class SearchCheckpoints:
                 self.manager = self._open()
         return None
 
-    def _restore(self, step: int, tree_template: Any) -> Restored:
+    def _restore(self, step: int, tree_template: PyTree) -> Restored:
         items: dict[str, Any] = {"state": ocp.args.JsonRestore()}
         if tree_template is not None:
             items["lm"] = ocp.args.StandardRestore(tree_template)

@@ -10,17 +10,20 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import ml_collections
 
 from evojax_nas.evaluate import Evaluator, EvaluatorConfig
+from evojax_nas.lm.base import LanguageModel, MemoryPlanned, SoftPromptTunable
 from evojax_nas.programs.program import Program
 from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import RunJournal
 from evojax_nas.runs.metrics import RunMetrics
 from evojax_nas.runs.report import write_report
+from evojax_nas.search.base import MethodState
 from evojax_nas.search.fidelity import Fidelity
 from evojax_nas.search.method import check_config, method_class
 
@@ -53,18 +56,18 @@ def bind_config(config: ml_collections.ConfigDict | None, workdir: Path) -> tupl
     return config, True
 
 
-def plan_lm_memory(lm: Any, config: ml_collections.ConfigDict, seeds: list[Program]) -> None:
+def plan_lm_memory(lm: LanguageModel | None, config: ml_collections.ConfigDict, seeds: list[Program]) -> None:
     """Refuse (MemoryBudgetError) a search whose largest LM batches cannot fit the LM's memory budget, before
     anything is written; log the plan. A prompt is bounded by `shots` parents each as long as the longest
     seed or a whole child (max_new_tokens), plus, with retries, a failed child."""
-    if not hasattr(lm, "plan"):
+    if not isinstance(lm, MemoryPlanned):
         return  # a server's memory is its own business (and the non-LM baseline has none)
     from evojax_nas.lm.sampler import length_bucket
 
     cfg = config.search
     parent_tokens = max(cfg.max_new_tokens, *(lm.count_tokens(p.source) for p in seeds))
     batches = method_class(cfg.get("method", "evoprompting")).lm_batches(cfg, parent_tokens)
-    prompt_tokens = length_bucket(batches["prompt_tokens"] + getattr(lm, "n_virtual_tokens", 0))
+    prompt_tokens = length_bucket(batches["prompt_tokens"] + lm.n_virtual_tokens)
     plan = lm.plan(prompts=batches["prompts"], n=batches["n"], prompt_tokens=prompt_tokens,
                    new_tokens=cfg.max_new_tokens, tune_batch=cfg.get("tune_batch_size", 1),
                    tune_tokens=length_bucket(prompt_tokens + cfg.max_new_tokens),
@@ -72,7 +75,7 @@ def plan_lm_memory(lm: Any, config: ml_collections.ConfigDict, seeds: list[Progr
     log.info("%s (prompts up to %d tokens)", plan.describe(), prompt_tokens)
 
 
-def load_seeds(patterns: Any) -> list[Program]:
+def load_seeds(patterns: str | Sequence[str]) -> list[Program]:
     """Seed programs from glob patterns, relative to the working directory or else to the project root."""
     paths: list[str] = []
     for pattern in patterns:
@@ -83,7 +86,7 @@ def load_seeds(patterns: Any) -> list[Program]:
     return [Program.from_file(p) for p in paths]
 
 
-def make_lm(config: ml_collections.ConfigDict) -> Any:
+def make_lm(config: ml_collections.ConfigDict) -> LanguageModel | None:
     """The LM a config names: kind local (the Flax decoder, tunable), openai (a server) or none (the non-LM
     baseline, which writes its children by rule)."""
     from evojax_nas.lm.backends import LocalLM, OpenAIClient
@@ -158,7 +161,8 @@ def evaluator_config(config: ml_collections.ConfigDict, workdir: Path, new: bool
     return evaluation
 
 
-def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm: Any = None) -> Any:
+def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm: LanguageModel | None = None
+               ) -> MethodState:
     """Start or resume the search of `config` (EvoPrompting or LLMatic, as search.method says) in `workdir`
     (with `lm`, a fresh one of the config's when not given); returns the final state."""
     workdir = Path(workdir)
@@ -169,7 +173,7 @@ def run_search(config: ml_collections.ConfigDict | None, workdir: str | Path, lm
     if new:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.json").write_text(config.to_json(indent=1))
-    tunable = getattr(lm, "supports_tuning", False)
+    tunable = isinstance(lm, SoftPromptTunable)
     if config.search.get("prompt_tuning", False) and not tunable:
         log.warning("lm.kind=%s cannot be prompt-tuned; the search runs without prompt-tuning", config.lm.kind)
     checkpoints = SearchCheckpoints(workdir / "checkpoints")

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,14 +42,14 @@ class Axis:
         return (value - self.low) / (self.high - self.low)
 
     @classmethod
-    def from_config(cls, data: Any) -> Axis:
+    def from_config(cls, data: Mapping[str, Any]) -> Axis:
         return cls(str(data["name"]), float(data["low"]), float(data["high"]), bool(data.get("log", False)))
 
 
 class Archive:
     """add(id, objective, descriptors) keeps the best id of each cell; elites(), nearest(), stats()."""
 
-    def __init__(self, axes: Sequence[Axis], cells: int, seed: int, centroids: Any = None):
+    def __init__(self, axes: Sequence[Axis], cells: int, seed: int, centroids: np.ndarray | None = None):
         from ribs.archives import CVTArchive  # numba and scikit-learn: 3 s to import, so only when searched
 
         self.axes, self.cells = tuple(axes), int(cells)
@@ -107,7 +110,7 @@ class Archive:
             archive.add_normalised(elite["id"], elite["objective"], elite["measures"])
         return archive
 
-    def heatmap(self, ax: Any, title: str) -> None:
+    def heatmap(self, ax: Axes, title: str) -> None:
         """The archive's Voronoi cells on the normalised axes, filled cells coloured by objective."""
         from ribs.visualize import cvt_archive_heatmap
 

@@ -23,14 +23,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from ml_collections import ConfigDict
 
+from evojax_nas.evaluate.base import CandidateEvaluator
 from evojax_nas.evaluate.result import Result
+from evojax_nas.lm.base import LanguageModel, SoftPromptTunable
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
+from evojax_nas.search.base import Journal
 from evojax_nas.search.fitness import Score, program_fitness, score, screen_fitness
 from evojax_nas.search.method import check_confirm_seeds, confirmation_seeds
 from evojax_nas.search.mutation import vary
-from evojax_nas.search.pipeline import Child, Journal, Pipeline
+from evojax_nas.search.pipeline import Child, Pipeline
 from evojax_nas.search.prompts import build_prompt, build_retry_prompt, edit_prefix
 from evojax_nas.tasks.base import Task
 
@@ -41,7 +45,7 @@ OPERATORS = ("lm", "mutation")  # who writes the children: the LM, or the non-LM
 CHILD_FORMS = ("whole", "edit")  # the LM writes the child's class, or rewrites the fittest parent's from a cut
 
 
-def check_config(config: Any) -> None:
+def check_config(config: ConfigDict) -> None:
     """Raise ValueError, naming the field, for a search config that cannot run."""
     if config.parents not in PARENT_MODES:
         raise ValueError(f"search.parents must be one of {PARENT_MODES}, not {config.parents!r}")
@@ -125,26 +129,22 @@ def same_outcome(result: Result, others: list[tuple[str, dict[str, Any]]]) -> st
 class EvoPrompting:
     """One object per run: call run_round(state) until state.round == config.num_rounds."""
 
-    def __init__(self, config: Any, lm: Any, evaluator: Any, seeds: Sequence[Program], journal: Journal,
-                 min_val_accuracy: float, task: Task | None = None,
+    def __init__(self, config: ConfigDict, lm: LanguageModel | None, evaluator: CandidateEvaluator,
+                 seeds: Sequence[Program], journal: Journal, min_val_accuracy: float, task: Task,
                  progress: Callable[[str, dict[str, Any]], None] | None = None, screen_seeds: int = 1,
                  train_seed: int = 0):
         """screen_seeds, train_seed: the training seeds every child is trained on first (the train config's
         num_seeds and seed); a child that would enter the population is then trained on the next ones up to
-        config.confirm_seeds. task: what children are and which repairs apply (MNIST-1D when not given)."""
+        config.confirm_seeds. task: what children are and which repairs apply."""
         check_config(config)
         self.config, self.lm = config, lm
         self.seeds = list(seeds)
-        if task is None:
-            from evojax_nas.tasks.mnist1d import Mnist1D
-
-            task = Mnist1D()
         self.task, self.spec = task, task.prompt
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
         self.screen_seeds, self.train_seed = screen_seeds, train_seed
 
     @staticmethod
-    def lm_batches(config: Any, parent_tokens: int) -> dict[str, Any]:
+    def lm_batches(config: ConfigDict, parent_tokens: int) -> dict[str, Any]:
         """The largest LM batches a round asks for (for the memory plan): a prompt holds `shots` parents
         and the docstring, imports and metric comments, and with retries a failed child."""
         prompt_tokens = 100 + config.shots * parent_tokens
@@ -332,7 +332,7 @@ class EvoPrompting:
         by the child's real ones, then its code. Not after the seeds nor after the last round."""
         tune_seed = int(rng.integers(2**31))  # drawn always, so the ablation does not shift the RNG stream
         cfg = self.config
-        if not (cfg.prompt_tuning and getattr(self.lm, "supports_tuning", False)
+        if not (cfg.prompt_tuning and isinstance(self.lm, SoftPromptTunable)
                 and 0 < state.round < cfg.num_rounds and trained):
             return {}
         examples = []

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+
+from ml_collections import ConfigDict
 
 RANKS = ("accuracy", "pareto")
 
@@ -61,7 +62,7 @@ class Fidelity:
         return cls(steps, keep, rank)
 
     @classmethod
-    def from_config(cls, search: Any, num_steps: int) -> Fidelity | None:
+    def from_config(cls, search: ConfigDict, num_steps: int) -> Fidelity | None:
         return cls.of(search.get("fidelity", ()), search.get("fidelity_keep", 1 / 3), num_steps,
                       search.get("fidelity_rank", "accuracy"))
 

@@ -218,7 +218,7 @@ class _Canonical(ast.NodeTransformer):
         return node
 
 
-def fingerprint(source: str, class_name: str = "Model") -> str:
+def fingerprint(source: str, class_name: str) -> str:
     """16 hex digits shared by programs that differ only in text (the content hash when it does not parse);
     `class_name` is the task's class, whose name and fields' defaults are part of its contract."""
     try:

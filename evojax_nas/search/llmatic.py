@@ -37,14 +37,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from ml_collections import ConfigDict
 
+from evojax_nas.evaluate.base import CandidateEvaluator
 from evojax_nas.evaluate.result import Result
+from evojax_nas.lm.base import LanguageModel
 from evojax_nas.programs.program import Program
 from evojax_nas.search.archive import Archive, Axis
+from evojax_nas.search.base import Journal
 from evojax_nas.search.fitness import score, screen_fitness
 from evojax_nas.search.llmatic_prompts import CROSSOVER, MUTATIONS, RANDOM_GENERATION, build_instruction_prompt
 from evojax_nas.search.method import check_confirm_seeds, confirmation_seeds
-from evojax_nas.search.pipeline import Child, Journal, Pipeline
+from evojax_nas.search.pipeline import Child, Pipeline
 from evojax_nas.tasks.base import Task
 
 ABLATIONS = ("none", "network_archive_only", "prompt_archive_only", "mutation_only", "crossover_only",
@@ -62,7 +66,7 @@ def descriptor(metrics: dict[str, Any], name: str) -> float:
     return float(metrics[name])
 
 
-def check_config(config: Any) -> None:
+def check_config(config: ConfigDict) -> None:
     """Raise ValueError, naming the field, for an LLMatic config that cannot run."""
     for name in ("num_rounds", "batch", "num_init_nets", "cells", "prompt_cells", "max_new_tokens",
                  "crossover_parents", "population_size", "prompt_population_size"):
@@ -178,7 +182,7 @@ def curious_individuals(state: LlmaticState, archives: Archives) -> list[str]:
     return sorted(ids, key=lambda i: (-state.individuals[i]["curiosity"], i))
 
 
-def nearest_networks(state: LlmaticState, archives: Archives, config: Any, first: str, k: int) -> list[str]:
+def nearest_networks(state: LlmaticState, archives: Archives, config: ConfigDict, first: str, k: int) -> list[str]:
     """The k networks nearest `first`: by Euclidean distance in the network archive, or (prompt archive only)
     the most cosine-similar normalised descriptors in the population."""
     if archives.networks:
@@ -197,7 +201,7 @@ def nearest_networks(state: LlmaticState, archives: Archives, config: Any, first
     return sorted(others, key=lambda i: (-cosine(vector(first), vector(i)), i))[:k]
 
 
-def plan_generation(state: LlmaticState, archives: Archives, config: Any, initial: str,
+def plan_generation(state: LlmaticState, archives: Archives, config: ConfigDict, initial: str,
                     rng: np.random.Generator) -> tuple[str, list[Request]]:
     """The generation's operator ("warm-up", "random", "mutation" or "crossover") and its requests."""
     n, t0 = config.batch, float(config.initial_temperature)
@@ -255,7 +259,7 @@ def moved_temperature(temperature: float, reached_best: bool, step: float) -> fl
     return clamp_temperature(temperature + (step if reached_best else -step))
 
 
-def update_archives(state: LlmaticState, archives: Archives, config: Any, outcomes: Sequence[Outcome],
+def update_archives(state: LlmaticState, archives: Archives, config: ConfigDict, outcomes: Sequence[Outcome],
                     programs: dict[str, Program]) -> dict[str, Any]:
     """Offer each trained child to the network archive (or population) and each mutation's individual to
     the prompt archive, applying the curiosity, fitness and temperature rules. Returns counts."""
@@ -300,7 +304,7 @@ def add_individual(state: LlmaticState, individual: dict[str, Any]) -> str:
     return name
 
 
-def offer_network(state: LlmaticState, archives: Archives, config: Any, outcome: Outcome, program: Program
+def offer_network(state: LlmaticState, archives: Archives, config: ConfigDict, outcome: Outcome, program: Program
                   ) -> bool:
     """Whether the trained child entered the network archive (or, without one, the population)."""
     program_id = outcome.program_id
@@ -320,8 +324,8 @@ class Llmatic:
     """One object per run: call run_round(state) until state.round == config.num_rounds (a round is a
     generation)."""
 
-    def __init__(self, config: Any, lm: Any, evaluator: Any, seeds: Sequence[Program], journal: Journal,
-                 min_val_accuracy: float, task: Task | None = None,
+    def __init__(self, config: ConfigDict, lm: LanguageModel | None, evaluator: CandidateEvaluator,
+                 seeds: Sequence[Program], journal: Journal, min_val_accuracy: float, task: Task,
                  progress: Callable[[str, dict[str, Any]], None] | None = None, screen_seeds: int = 1,
                  train_seed: int = 0):
         """seeds: the first is the initial network; a second, when given, is a worked example shown before
@@ -333,10 +337,6 @@ class Llmatic:
         check_config(config)
         if not seeds:
             raise ValueError("LLMatic needs an initial network: give one seed program")
-        if task is None:
-            from evojax_nas.tasks.mnist1d import Mnist1D
-
-            task = Mnist1D()
         self.config, self.task, self.initial = config, task, seeds[0]
         self.example = (seeds[0], seeds[1]) if len(seeds) > 1 else None
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
@@ -361,7 +361,7 @@ class Llmatic:
         return state
 
     @staticmethod
-    def lm_batches(config: Any, parent_tokens: int) -> dict[str, Any]:
+    def lm_batches(config: ConfigDict, parent_tokens: int) -> dict[str, Any]:
         """The largest LM batches a generation asks for (for the memory plan): one row per child, prompts
         of up to crossover_parents parents after the worked example's two networks; no prompt-tuning."""
         return {"prompts": config.batch, "n": 1, "prompt_tokens": 100 + (config.crossover_parents + 2) * parent_tokens,

@@ -10,39 +10,22 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from evojax_nas.evaluate.base import CandidateEvaluator
 from evojax_nas.evaluate.result import Result
+from evojax_nas.lm.base import LanguageModel
 from evojax_nas.lm.extract import extract_program
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.programs.static_check import check_source
+from evojax_nas.search.base import Journal, Ledger
 from evojax_nas.search.fidelity import Fidelity
 from evojax_nas.search.fingerprint import fingerprint
 from evojax_nas.search.fitness import Score, score
 from evojax_nas.search.prompts import assemble_child, stop_markers
 from evojax_nas.tasks.base import Task
-
-
-class Journal(Protocol):
-    """Where a search logs what it did, and finds what it already did before a crash."""
-
-    def known_result(self, program_id: str, stage: str = "screen") -> Result | None: ...
-
-    def record(self, round_: int, program: Program, result: Result, s: Score, stage: str = "screen") -> None: ...
-
-    def known_samples(self, key: str) -> list[list[str]] | None: ...
-
-    def record_samples(self, key: str, completions: list[list[str]], context: dict[str, Any]) -> None: ...
-
-
-class Ledger(Protocol):
-    """The part of a method's state the pipeline keeps: the round, and what was seen."""
-
-    round: int
-    seen: list[str]  # ids of every program evaluated or rejected
-    fingerprints: list[str]  # of every program admitted (see fingerprint)
 
 
 @dataclasses.dataclass
@@ -75,8 +58,9 @@ class Pipeline:
     """sample -> child -> admit -> train -> log, shared by the search methods. `progress` is called with
     ("sampling" | "evaluated", info) as the work goes."""
 
-    def __init__(self, lm: Any, evaluator: Any, journal: Journal, task: Task, min_val_accuracy: float,
-                 max_new_tokens: int, progress: Callable[[str, dict[str, Any]], None] | None = None):
+    def __init__(self, lm: LanguageModel | None, evaluator: CandidateEvaluator, journal: Journal, task: Task,
+                 min_val_accuracy: float, max_new_tokens: int,
+                 progress: Callable[[str, dict[str, Any]], None] | None = None):
         self.lm, self.evaluator, self.journal, self.task = lm, evaluator, journal, task
         self.spec = task.prompt
         self.min_val_accuracy, self.max_new_tokens = min_val_accuracy, max_new_tokens
@@ -100,8 +84,8 @@ class Pipeline:
               kind: str | None = None) -> Child | None:
         """The completion as a whole, repaired program (None when no class could be extracted). Its origin
         kind is `kind`, else crossover for several parents and mutation for one."""
-        extraction = extract_program(text, header, stop_markers(self.spec), self.spec.class_name,
-                                     self.spec.closing)
+        extraction = extract_program(text, header, stop_markers(self.spec), class_name=self.spec.class_name,
+                                     closing=self.spec.closing)
         if extraction.source is None:
             return None
         source = self.task.repair(assemble_child(extraction.source, parents), [p.source for p in parents])

@@ -21,10 +21,10 @@ class PromptSpec:
     """How a prompt is phrased for one task: the task line, the class the child defines, the words for its
     score, and the lines that end a child cut off before its return."""
 
-    task_line: str = "Flax models for MNIST-1D: signals of length 40, 10 classes."
-    class_name: str = "Model"
-    score_name: str = "validation accuracy"
-    closing: str = "x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)"
+    task_line: str
+    class_name: str
+    score_name: str
+    closing: str  # "" where a cut-off child is not closed
 
 
 class LoadedProgram(Protocol):

@@ -8,27 +8,14 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from evojax_nas.paths import cache_dir
+from evojax_nas.tasks import classifier
 from evojax_nas.tasks.base import ClassificationTask, PromptSpec
-
-WARM_UP = """
-import flax.linen as nn
-
-
-class Model(nn.Module):  # a little of everything: the modules tracing it imports are imported once here
-    @nn.compact
-    def __call__(self, x, train=False):
-        h = nn.Conv(4, (3,))(x[..., None])
-        h = nn.Dropout(0.1, deterministic=not train)(nn.BatchNorm(use_running_average=not train)(h))
-        h = nn.SelfAttention(num_heads=1)(nn.RNN(nn.GRUCell(4))(h))
-        return nn.Dense(10)(nn.LayerNorm()(h.reshape(h.shape[0], -1)))
-"""
 
 
 def dataset_args(seed: int = 42, num_samples: int = 5000) -> dict:
@@ -90,7 +77,7 @@ def make_task(seed: int = 42, num_samples: int = 5000, val_size: int = 500) -> C
 
 
 @dataclasses.dataclass(frozen=True)
-class Mnist1D:
+class Mnist1D(classifier.ClassifierTask):
     """The MNIST-1D search task: a `Model(nn.Module)` mapping (batch, 40) signals to 10 logits, with a
     `train` argument; every classifier repair applies. Its data is the published recipe's, from `seed` (the
     published dataset: memorisable) or, given one, from the private `data_seed`."""
@@ -100,9 +87,9 @@ class Mnist1D:
     val_size: int = 500
     data_seed: int | None = None
     name: str = "mnist1d"
-    prompt: PromptSpec = PromptSpec()
-    tracer: str = "evojax_nas.evaluate.trace:trace_job"
-    warm_up: str = WARM_UP
+    prompt: PromptSpec = PromptSpec(
+        task_line="Flax models for MNIST-1D: signals of length 40, 10 classes.", class_name=classifier.CLASS_NAME,
+        score_name="validation accuracy", closing="x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)")
     num_classes: int = 10
 
     def data(self) -> ClassificationTask:
@@ -112,54 +99,11 @@ class Mnist1D:
     def prepare(self, cache: Path) -> None:
         generate(self.seed if self.data_seed is None else self.data_seed, self.num_samples, cache)
 
-    def repair(self, source: str, parents: Sequence[str] = ()) -> str:
-        from evojax_nas.lm.repair import repair
-
-        return repair(source, self.prompt.class_name, self.num_classes, parents)
-
     def train_defaults(self) -> dict[str, Any]:
         from evojax_nas.train import default_config
 
         return default_config().to_dict()
 
-    def trace_spec(self, platform: str, train_config: Mapping[str, Any]) -> dict[str, Any]:
-        from evojax_nas.evaluate.trace import TraceSpec
-
-        length = int(dataset_args(self.seed, self.num_samples)["final_seq_length"])
-        return dataclasses.asdict(TraceSpec(self.prompt.class_name, (length,), (platform,),
-                                            int(train_config.get("batch_size", 100)),
-                                            int(train_config.get("eval_batch_size", 1000))))
-
-    def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None,
-                state_dir: str | None = None) -> ClassifierTrainer:
-        import ml_collections
-
-        from evojax_nas.train import Trainer
-        from evojax_nas.train.states import StateStore
-
-        return ClassifierTrainer(Trainer(self.data(), ml_collections.ConfigDict(dict(train_config)),
-                                         memory_budget_bytes=memory_budget_bytes,
-                                         states=StateStore(Path(state_dir) if state_dir else None)))
-
-
-@dataclasses.dataclass
-class ClassifierTrainer:
-    """The train stage of a classification task: exported whole networks, trained by `Trainer`."""
-
-    trainer: Any
-
     @property
-    def devices(self) -> int:
-        return len(self.trainer.devices)
-
-    def load(self, blobs: dict[str, bytes]) -> Any:
-        from evojax_nas.train.exported import ExportedNetwork
-
-        return ExportedNetwork.from_bytes(blobs)
-
-    def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None, steps: Sequence[int] | None = None,
-                   on_phase: Any = None) -> list[dict[str, Any] | Exception]:
-        if on_phase is not None:
-            self.trainer.on_phase = on_phase
-        return [r if isinstance(r, Exception) else r.metrics()
-                for r in self.trainer.train_many(programs, seeds, steps=steps)]
+    def input_shape(self) -> tuple[int, ...]:
+        return (int(dataset_args(self.seed, self.num_samples)["final_seq_length"]),)

@@ -9,7 +9,8 @@ from typing import Any
 from evojax_nas.tasks.base import Task
 
 # short name -> (factory, whether "name:arg" passes arg as its first argument: clrs:bfs -> the algorithm)
-TASKS = {"mnist1d": ("evojax_nas.tasks.mnist1d:Mnist1D", False), "clrs": ("clrs_tasks.task:make", True)}
+TASKS = {"mnist1d": ("evojax_nas.tasks.mnist1d:Mnist1D", False), "clrs": ("clrs_tasks.task:make", True),
+         "sign1d": ("evojax_nas.tasks.sign1d:Sign1D", False)}
 
 
 def get_task(name: str, **kwargs: Any) -> Task:

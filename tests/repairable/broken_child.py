@@ -1,4 +1,4 @@
-# LM-style defects that lm.repair fixes (tests/test_lm_repair.py); kept as written, so not linted.
+# LM-style defects that the repairs fix (tests/test_lm_repair.py); kept as written, so not linted.
 import sys  # an unused forbidden import
 
 import flax.linen as nn

@@ -1,13 +1,14 @@
 """Mechanical repairs of a child's source: rewrites that turn what small LMs often get wrong into working
-Flax, and that leave a working child as it was. Each rewrites the AST (no code runs); `repair` applies
-them all. The failures they fix were counted with `benchmarks/lm_yield.py`."""
+Python and Flax, and that leave a working child as it was. Each rewrites the AST (no code runs); `repair`
+applies them all, and the passes a task adds for its own contract (`TaskRepairs`: the classifier's are in
+tasks/classifier.py). The failures they fix were counted with `benchmarks/lm_yield.py`."""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 
@@ -30,9 +31,21 @@ TORCH_KEYWORDS = {"stride": "strides", "bias": "use_bias", "out_channels": "feat
                   "dilation": "kernel_dilation", "groups": "feature_group_count", "eps": "epsilon", "p": "rate",
                   "in_channels": None, "in_features": None, "num_features": None, "inplace": None,
                   "padding_mode": None, "affine": None, "track_running_stats": None}
-# Defaults for hyper-parameter fields a child uses but never declares, by name, when no parent has one.
+# Defaults for hyper-parameter fields a child uses but never declares, by name, when no parent has one (the
+# task's own, TaskRepairs.field_defaults, are tried before the last, which matches any name).
 FIELD_DEFAULTS = (("kernel", 3), ("stride", 1), ("depth", 2), ("layers", 2), ("blocks", 2), ("heads", 2),
-                  ("dropout", 0.1), ("rate", 0.1), ("classes", 10), ("", 32))
+                  ("dropout", 0.1), ("rate", 0.1), ("", 32))
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskRepairs:
+    """What a task adds to the generic repairs for its contract: AST passes run after the generic rewrites
+    (tree, class name), source passes run last ((source, class name) -> the repaired source, or None for no
+    change), and defaults for fields its children use undeclared (name part, value), tried first."""
+
+    tree_passes: tuple[Callable[[ast.Module, str], None], ...] = ()
+    source_passes: tuple[Callable[[str, str], str | None], ...] = ()
+    field_defaults: tuple[tuple[str, int | float], ...] = ()
 
 
 def translate_torch_names(source: str) -> str:
@@ -40,7 +53,7 @@ def translate_torch_names(source: str) -> str:
     return TORCH_NAMES.sub(lambda m: "nn." + FLAX_NAMES.get(m[1], m[1][:-2]), source)
 
 
-def _expr(text: str) -> ast.expr:
+def parse_expr(text: str) -> ast.expr:
     return ast.parse(text, mode="eval").body
 
 
@@ -76,19 +89,19 @@ class _TorchModules(ast.NodeTransformer):
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         self.generic_visit(node)
         if _nn_attr(node) in CELL_NAMES:
-            return _expr(f"nn.{CELL_NAMES[node.attr]}")
+            return parse_expr(f"nn.{CELL_NAMES[node.attr]}")
         fn = TORCH_ACTIVATIONS.get(_nn_attr(node) or "", "")
-        return _expr(f"nn.{fn}") if fn else node
+        return parse_expr(f"nn.{fn}") if fn else node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         name = _nn_attr(node.func)
         if name in TORCH_ACTIVATIONS:  # before visiting: a bare nn.ReLU is rewritten differently
             fn = TORCH_ACTIVATIONS[name]
             if fn is None:
-                return _expr("lambda y: y")
+                return parse_expr("lambda y: y")
             if name == "LeakyReLU" and node.args:
-                return _expr(f"lambda y: nn.leaky_relu(y, {ast.unparse(node.args[0])})")
-            return _expr(f"nn.{fn}")
+                return parse_expr(f"lambda y: nn.leaky_relu(y, {ast.unparse(node.args[0])})")
+            return parse_expr(f"nn.{fn}")
         self.generic_visit(node)
         func = node.func
         if (isinstance(func, ast.Lambda) and len(func.args.args) == 1 and len(node.args) == 1
@@ -100,13 +113,13 @@ class _TorchModules(ast.NodeTransformer):
             size = args.get("kernel_size", ast.Constant(2))
             stride = args.get("stride", size)
             pool = "max_pool" if name.startswith("Max") else "avg_pool"
-            return _expr(f"lambda y: nn.{pool}(y, {_window(size)}, strides={_window(stride)}, padding='SAME')")
+            return parse_expr(f"lambda y: nn.{pool}(y, {_window(size)}, strides={_window(stride)}, padding='SAME')")
         if name in RECURRENT and (name != "RNN" or all(isinstance(a, ast.Constant) for a in node.args)):
             return self._recurrent(node, RECURRENT[name])  # (nn.RNN is Flax's own, when given a cell)
         if (isinstance(node.func, ast.Call) and _nn_attr(node.func.func) in CELLS and len(node.args) == 1
                 and not node.keywords and not isinstance(node.args[0], ast.Starred)):
             # nn.GRUCell(h)(x): a cell takes (carry, x); run it over the sequence
-            node.func = ast.Call(_expr("nn.RNN"), [node.func], [])
+            node.func = ast.Call(parse_expr("nn.RNN"), [node.func], [])
             return node
         if name in ("max_pool", "avg_pool") and len(node.args) == 1 and "window_shape" not in {
                 k.arg for k in node.keywords}:  # the window is required: a halving window over the length
@@ -115,10 +128,10 @@ class _TorchModules(ast.NodeTransformer):
                 node.keywords.append(ast.keyword("strides", ast.Tuple([ast.Constant(2)], ast.Load())))
             return node
         if name == "Flatten" and not node.args:
-            return _expr("lambda y: y.reshape((y.shape[0], -1))")
+            return parse_expr("lambda y: y.reshape((y.shape[0], -1))")
         if name == "dropout" and node.args:  # nn.dropout(x, p) -> nn.Dropout(p)(x)
             rate = [*node.args[1:2], *(k.value for k in node.keywords if k.arg in ("rate", "p"))] or [ast.Constant(0.1)]
-            return ast.Call(ast.Call(_expr("nn.Dropout"), rate[:1], []), node.args[:1], [])
+            return ast.Call(ast.Call(parse_expr("nn.Dropout"), rate[:1], []), node.args[:1], [])
         if name and TORCH_CONV.fullmatch(name) and len(node.args) >= 3:  # (in, out, kernel[, stride, padding])
             node.keywords += [ast.keyword(k, v) for k, v in zip(("strides", "padding"), node.args[3:], strict=False)]
             node.args = node.args[1:3]
@@ -133,9 +146,9 @@ class _TorchModules(ast.NodeTransformer):
         elif name and name.startswith("BatchNorm") and name != "BatchNorm":  # (num_features)
             node.args = []
         if name and TORCH_CONV.fullmatch(name):
-            node.func = _expr("nn.Conv")
+            node.func = parse_expr("nn.Conv")
         elif name and TORCH_NAMES.fullmatch(f"nn.{name}"):
-            node.func = _expr(translate_torch_names(f"nn.{name}"))
+            node.func = parse_expr(translate_torch_names(f"nn.{name}"))
         return node
 
     @staticmethod
@@ -145,7 +158,7 @@ class _TorchModules(ast.NodeTransformer):
         sizes = [k.value for k in node.keywords if k.arg in RECURRENT_SIZE] or node.args[1:2] or node.args[:1]
         if not sizes:
             return node
-        return ast.Call(_expr("nn.RNN"), [ast.Call(_expr(f"nn.{cell}"), [sizes[0]], [])], [])
+        return ast.Call(parse_expr("nn.RNN"), [ast.Call(parse_expr(f"nn.{cell}"), [sizes[0]], [])], [])
 
 
 def _flax_fields(name: str) -> list[str] | None:
@@ -182,8 +195,8 @@ class _LayerArguments(ast.NodeTransformer):
         return node
 
 
-def _field_default(name: str, parents: Sequence[str]) -> ast.expr:
-    """A parent's default for a field of this name, else one chosen by the name."""
+def _field_default(name: str, parents: Sequence[str], defaults: Sequence[tuple[str, int | float]]) -> ast.expr:
+    """A parent's default for a field of this name, else one chosen by the name (the task's `defaults` too)."""
     for source in parents:
         try:
             tree = ast.parse(source)
@@ -193,10 +206,12 @@ def _field_default(name: str, parents: Sequence[str]) -> ast.expr:
             if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name
                     and node.value is not None):
                 return node.value
-    return ast.Constant(next(value for key, value in FIELD_DEFAULTS if key in name.lower()))
+    *named, catch_all = FIELD_DEFAULTS
+    return ast.Constant(next(value for key, value in (*named, *defaults, catch_all) if key in name.lower()))
 
 
-def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name: str = "Model") -> None:
+def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name: str,
+                            defaults: Sequence[tuple[str, int | float]]) -> None:
     """Declare `self.X` attributes that a Module class reads but never declares or assigns; drop fields
     declared without a default that nothing reads, and give `class_name` (built without arguments)
     defaults for those it reads."""
@@ -209,7 +224,7 @@ def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name
             if field.target.id not in read_attrs:
                 cls.body.remove(field)
             else:
-                field.value = _field_default(field.target.id, parents)
+                field.value = _field_default(field.target.id, parents, defaults)
         fields = [n for n in cls.body if isinstance(n, ast.AnnAssign)]
         ordered = sorted(fields, key=lambda n: n.value is not None)  # no default after a default
         if ordered != fields:
@@ -229,7 +244,7 @@ def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name
         missing = [a for a in read if a not in declared | assigned and not hasattr(nn.Module, a)]
         at = next((i for i, n in enumerate(cls.body) if not isinstance(n, ast.Expr | ast.AnnAssign)), 0)
         for name in reversed(missing):
-            value = _field_default(name, parents)
+            value = _field_default(name, parents, defaults)
             kind = type(value.value).__name__ if isinstance(value, ast.Constant) else {
                 ast.Tuple: "tuple", ast.List: "tuple"}.get(type(value))
             if kind in ("int", "float", "bool", "str", "tuple"):
@@ -237,7 +252,6 @@ def _declare_missing_fields(tree: ast.Module, parents: Sequence[str], class_name
                                                   value, simple=1))
 
 
-FLATTENED = re.compile(r"(.+)\.reshape\(\(?\(?\1\)?\.shape\[0\], -1\)?\)")  # x.reshape(x.shape[0], -1)
 MODULE_ALIASES = {"np", "jnp", "jax", "nn", "lax", "F", "torch", "math", "functools", "random", "optax", "flax"}
 
 
@@ -334,7 +348,7 @@ def _module_methods(tree: ast.Module) -> None:
             methods["__call__"] = methods.pop("forward")
         call = methods.get("__call__")
         if call and "setup" not in methods and not any("compact" in ast.unparse(d) for d in call.decorator_list):
-            call.decorator_list.append(_expr("nn.compact"))
+            call.decorator_list.append(parse_expr("nn.compact"))
 
 
 def _borrow_call(tree: ast.Module, class_name: str, parents: Sequence[str]) -> None:
@@ -432,31 +446,6 @@ def _unapplied_layers(tree: ast.Module) -> None:
             bound.add(name)
 
 
-def _channel_axis(tree: ast.Module, class_name: str) -> None:
-    """A `__call__` that convolves its input without giving it a channel axis first gets
-    `if x.ndim == 2: x = x[..., None]` (a (batch, length) signal becomes (batch, length, 1))."""
-    call = call_method(tree, class_name)
-    if call is None or len(call.args.args) < 2:
-        return
-    x = call.args.args[1].arg
-    for i, statement in enumerate(call.body):
-        text = ast.unparse(statement)
-        if re.search(r"None\]|expand_dims|reshape|\[:, *:, *None|newaxis", text):
-            return  # the input is reshaped before any convolution
-        if "nn.Conv(" in text:
-            call.body.insert(i, ast.parse(f"if {x}.ndim == 2:\n    {x} = {x}[..., None]").body[0])
-            return
-
-
-def _ensure_return(tree: ast.Module, class_name: str, num_classes: int) -> None:
-    """A `__call__` of `class_name` that never returns ends with a flatten and the class layer."""
-    call = call_method(tree, class_name)
-    if call is None or any(isinstance(n, ast.Return) for n in ast.walk(call)) or len(call.args.args) < 2:
-        return
-    x = call.args.args[1].arg
-    call.body += ast.parse(f"{x} = {x}.reshape(({x}.shape[0], -1))\nreturn nn.Dense({num_classes})({x})").body
-
-
 def _module_calls_train(tree: ast.Module) -> None:
     """Pass `train` to local Modules whose `__call__` requires it: `Block(c)(x)` -> `Block(c)(x, train=train)`
     where the caller has a `train` argument, else `train=False`; `nn.Dropout(p)(x)` gets
@@ -504,24 +493,6 @@ def _drop_unused_imports(tree: ast.Module, allowed: frozenset[str]) -> None:
     tree.body = [n for n in tree.body if not unused_and_forbidden(n)] or tree.body
 
 
-def insert_flatten(source: str, class_name: str = "Model") -> str | None:
-    """Flatten everything but the batch axis before the final Dense of `class_name.__call__`
-    (the fix for an output of rank > 2); None if there is no `return nn.Dense(...)(x)` to fix."""
-    tree = ast.parse(source)
-    call = call_method(tree, class_name)
-    if call is None:
-        return None
-    for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
-        layer = ret.value
-        if isinstance(layer.func, ast.Call) and "Dense" in ast.unparse(layer.func.func) and len(layer.args) == 1:
-            if FLATTENED.fullmatch(ast.unparse(layer.args[0])):
-                return None  # flattened already
-            arg = ast.unparse(layer.args[0])
-            layer.args[0] = _expr(f"({arg}).reshape(({arg}).shape[0], -1)")
-            return ast.unparse(tree) + "\n"
-    return None
-
-
 def call_method(tree: ast.Module, class_name: str) -> ast.FunctionDef | None:
     """The `__call__` of the top-level class `class_name`, if there is one."""
     for node in tree.body:
@@ -530,35 +501,13 @@ def call_method(tree: ast.Module, class_name: str) -> ast.FunctionDef | None:
     return None
 
 
-def fix_interface(source: str, class_name: str = "Model", num_classes: int = 10) -> str:
-    """Give `__call__` the `train` argument the trainer passes, and make a final `nn.Dense(k)` return
-    num_classes outputs (children often copy a hidden width there)."""
-    tree = ast.parse(source)
-    call = call_method(tree, class_name)
-    if call is None:
-        return source
-    args = call.args
-    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-    if "train" not in names and args.kwarg is None:
-        args.kwonlyargs.append(ast.arg("train"))
-        args.kw_defaults.append(ast.Constant(False))
-    for ret in (n for n in ast.walk(call) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
-        layer = ret.value.func
-        if (isinstance(layer, ast.Call) and ast.unparse(layer.func).endswith("Dense") and layer.args
-                and isinstance(layer.args[0], ast.Constant) and isinstance(layer.args[0].value, int)):
-            layer.args[0] = ast.Constant(num_classes)
-    return ast.unparse(tree) + "\n"
-
-
-def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model", num_classes: int | None = 10
-            ) -> str:
+def rewrite(source: str, class_name: str, parents: Sequence[str] = (), task: TaskRepairs = TaskRepairs()) -> str:
     """The AST rewrites: PyTorch modules, signatures and keywords, recurrent layers, repeated or unknown
     layer arguments, a method written twice (the first kept), `forward` and a missing `@nn.compact`, a
     `__call__` cut off (the parent's), number fields called like layers, the array a helper returns called like
     a layer, a layer built but not applied, fields read as bare names, list defaults, a tuple of widths used as
-    one, a missing channel axis, a missing return, fields used but undeclared or declared but without a
-    default, `train` for local Modules, forbidden imports nobody uses.
-    The channel axis and the return are a classifier's (num_classes None: the class is not one)."""
+    one, the task's own passes, fields used but undeclared or declared but without a default, `train` for local
+    Modules, forbidden imports nobody uses."""
     from evojax_nas.programs.static_check import ALLOWED_IMPORTS
 
     tree = _LayerArguments().visit(_TorchModules().visit(ast.parse(source)))
@@ -570,27 +519,23 @@ def rewrite(source: str, parents: Sequence[str] = (), class_name: str = "Model",
     _unapplied_layers(tree)
     _bare_fields(tree)
     _field_values(tree, class_name)
-    if num_classes is not None:
-        _channel_axis(tree, class_name)
-        _ensure_return(tree, class_name, num_classes)
-    _declare_missing_fields(tree, parents, class_name)
+    for task_pass in task.tree_passes:
+        task_pass(tree, class_name)
+    _declare_missing_fields(tree, parents, class_name, task.field_defaults)
     _module_calls_train(tree)
     _drop_unused_imports(tree, ALLOWED_IMPORTS)
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
-def repair(source: str, class_name: str = "Model", num_classes: int | None = 10, parents: Sequence[str] = ()
-           ) -> str:
+def repair(source: str, class_name: str, parents: Sequence[str] = (), task: TaskRepairs = TaskRepairs()) -> str:
     """Every mechanical repair that cannot make a working child worse: PyTorch names and modules, repeated
     arguments, fields the child uses but does not declare (a parent's default, if one has the field), `train`
-    where a local Module needs it, unused forbidden imports; and for a classifier of num_classes classes
-    (None: not a classifier, e.g. CLRS' triplet function), a flatten before the final Dense (a no-op on a
-    (batch, features) array), the `train` argument, the class count. Unparseable source is returned as is."""
+    where a local Module needs it, unused forbidden imports; then the task's (a classifier's: a flatten before
+    the final Dense, the `train` argument, the class count). Unparseable source is returned as is."""
     try:
-        source = translate_torch_names(rewrite(source, parents, class_name, num_classes))
-        if num_classes is None:
-            return source
-        source = insert_flatten(source, class_name) or source
-        return fix_interface(source, class_name, num_classes)
+        source = translate_torch_names(rewrite(source, class_name, parents, task))
+        for source_pass in task.source_passes:
+            source = source_pass(source, class_name) or source
+        return source
     except Exception:  # noqa: BLE001 (whatever a rewrite trips on, the child keeps just the renames)
         return translate_torch_names(source)
