@@ -15,7 +15,6 @@ from evojax_nas.lm.soft_prompt import Example, SoftPromptTuner
 CODE = "def add(a, b):\n    return"
 
 
-
 @pytest.fixture(scope="module")
 def lm():
     return LocalLM()
