@@ -20,7 +20,6 @@ from evojax_nas.lm.soft_prompt import Example, weighted_nll
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 @pytest.fixture(scope="module")
 def lm():
     from evojax_nas.lm.backends import LocalLM

@@ -75,7 +75,7 @@ def plan_lm_memory(lm: LanguageModel | None, config: ml_collections.ConfigDict, 
     log.info("%s (prompts up to %d tokens)", plan.describe(), prompt_tokens)
 
 
-def load_seeds(patterns: str | Sequence[str]) -> list[Program]:
+def load_seeds(patterns: Sequence[str]) -> list[Program]:
     """Seed programs from glob patterns, relative to the working directory or else to the project root."""
     paths: list[str] = []
     for pattern in patterns:
