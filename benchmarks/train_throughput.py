@@ -24,8 +24,8 @@ import flax.linen as nn
 import numpy as np
 from population_throughput import train_torch
 
-from evojax_nas.evaluate.trace import TraceSpec, export_class
 from evojax_nas.programs.loader import load_class
+from evojax_nas.tasks.classifier_trace import TraceSpec, export_class
 from evojax_nas.tasks.mnist1d import make_task
 from evojax_nas.train import Strategy, Trainer, TrainingError, default_config
 from evojax_nas.train.exported import ExportedNetwork
@@ -41,7 +41,7 @@ def exported(path: Path, seeds: int) -> ExportedNetwork | None:
     """The program exported for one and `seeds` seeds (None when it does not export: a broken child)."""
     try:
         cls = load_class(path.read_text(), "Model", base=nn.Module)
-        return ExportedNetwork.from_bytes(export_class(cls, TraceSpec("Model", (40,)), (1, seeds)))
+        return ExportedNetwork.from_bytes(export_class(cls, TraceSpec.of("Model", (40,)), (1, seeds)))
     except Exception:  # noqa: BLE001 (logged children include broken ones)
         return None
 

@@ -1,8 +1,7 @@
-"""Defaults: MNIST-1D, the MNIST-1D paper's training recipe, sandbox limits, fitness threshold."""
+"""Defaults: MNIST-1D, the MNIST-1D paper's training recipe, sandbox limits, fitness threshold. The one place
+they are written: the library reads them from here (evojax_nas/config.py's `defaults`)."""
 
 import ml_collections
-
-from evojax_nas.train import default_config as default_train_config
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -13,7 +12,16 @@ def get_config() -> ml_collections.ConfigDict:
     # sandbox sees; "published": the task's published data (MNIST-1D's seed 42 above), which a candidate can
     # rebuild from the public recipe and memorise: for comparisons with the papers, marked so in the report
     config.data = "private"
-    config.train = default_train_config()  # Adam, lr 1e-2, batch 100, 8000 steps (Greydanus 2020)
+    # the MNIST-1D paper's training recipe (Greydanus 2020): Adam, lr 1e-2, batch 100, 8000 steps
+    config.train = ml_collections.ConfigDict({
+        "optimizer": "adam", "learning_rate": 1e-2, "weight_decay": 0.0,
+        "batch_size": 100, "num_steps": 8000, "num_seeds": 1, "seed": 0,
+        # how the steps run: "auto" picks by the program's ops and pins the choice (train/strategy.py)
+        "strategy": "auto", "scan_chunk": 100, "eval_batch_size": 1000,
+        "pack": 0,  # at most this many candidates per compiled program (0: the backend's rule), fewer where memory says
+        "max_train_flops": 0.0,  # a candidate whose training on a seed would take more FLOPs is refused (0: no cap)
+        "devices": 0,  # how many of the devices the train process sees train (0: all), laid out as a mesh
+    })
     config.eval = ml_collections.ConfigDict({
         "num_workers": 1,
         "timeout_s": 900.0,  # training one program (all its seeds)
@@ -27,6 +35,10 @@ def get_config() -> ml_collections.ConfigDict:
         "memory_gb": 6.0,  # a train worker's address space
         "program_memory_gb": 3.0,  # what one compiled training program may need (XLA memory analysis)
         "trace_memory_gb": 4.0,  # a trace sandbox's address space
+        "startup_timeout_s": 300.0,  # a train worker's start (imports, data, the first compile on a loaded machine)
+        # jax's persistent compilation cache, written by the train workers only: None for the user cache's
+        # "compile" folder, "" for none (a worker subverted through XLA could write entries other workers load)
+        "compile_cache": None,
         "isolation": "strict",  # "degraded": run with the sandbox layers this machine allows, named once
         # where programs train: "local" (worker processes here) or "ray" (an actor per worker on a Ray cluster,
         # the `ray` extra; the search, the LM and the sandboxes stay here): "" starts a cluster in this process,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -28,3 +30,14 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ml_collections.ConfigDict:
     if not hasattr(module, "get_config"):
         raise ValueError(f"config file {path} defines no get_config()")
     return module.get_config(arg) if arg else module.get_config()
+
+
+@functools.cache
+def _defaults() -> ml_collections.ConfigDict:
+    return load_config(DEFAULT_CONFIG)
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """configs/default.py's config (a copy): the library's defaults, written there only. Read in the trusted
+    parent: a confined sandbox or worker cannot read configs/ (it gets the values it needs)."""
+    return copy.deepcopy(_defaults())

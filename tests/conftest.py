@@ -25,6 +25,23 @@ if "EVOJAX_NAS_CACHE" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["EVOJAX_NAS_CACHE"], ignore_errors=True)
 
 
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadgroup`: send a group's tests to one process. pytest-xdist 3.8 marks a group by renaming
+    `item._nodeid`, which pytest 9 no longer reads (it keeps `item._id`), so its groups were split and two
+    processes set up one module fixture (the isolation corpus: twice its 3 minutes, and one port bound twice).
+    The same suffix, where pytest 9 reads it; a no-op where xdist's own renaming took."""
+    if not config.getoption("loadgroup", False):  # set on the processes of `-n N --dist loadgroup` only
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
+
 @pytest.fixture(scope="session")
 def task():
     from evojax_nas.tasks.mnist1d import make_task

@@ -24,6 +24,8 @@ from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import default_config
 from tests.conftest import ROOT, SEEDS, evaluation_processes
 
+# One process evaluates the corpus (a module fixture): under `-n 2 --dist loadgroup` not both
+pytestmark = pytest.mark.xdist_group("isolation")
 HOSTILE_OS = sorted((Path(__file__).parent / "hostile_os").glob("*.py"))
 SECRET_HOME = Path("/var/tmp/evonas-hostile-home")  # where the corpus looks for the user's secrets (on the
 # host's disk: a sandbox's /tmp is its own tmpfs, so Landlock must be what keeps it out)
@@ -523,7 +525,7 @@ SYS = AG("__globals__")(typing.cast)["sys"]
 GC, OS = AG("modules")(SYS)["gc"], AG("modules")(SYS)["os"]
 DIGITS = {digits!r}  # the needle's digits reversed: this module's own text and globals do not hold it
 FILE = {path!r}
-CONTROL = "evojax_nas.evaluate.trace:trace_job"  # in the zygote's setup: a probe that cannot see it is blind
+CONTROL = "evojax_nas.tasks.classifier_trace:trace_job"  # in the zygote's setup: a probe that cannot see it is blind
 
 
 def places(needle):

@@ -14,7 +14,6 @@ import pytest
 
 from evojax_nas.config import load_config
 from evojax_nas.evaluate import Result
-from evojax_nas.evaluate.trace import TraceSpec, export_class
 from evojax_nas.programs.loader import load_class
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.archive import Archive, Axis
@@ -33,6 +32,7 @@ from evojax_nas.search.llmatic import (
 )
 from evojax_nas.search.llmatic_prompts import MUTATIONS
 from evojax_nas.search.method import check_config, method_class
+from evojax_nas.tasks.classifier_trace import TraceSpec, export_class
 from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import Trainer, default_config
 from evojax_nas.train.exported import ExportedNetwork
@@ -295,7 +295,7 @@ def test_configs_are_checked_and_methods_resolved():
 ])
 def test_descriptors_of_known_networks_are_measured_from_the_computation(task, name, params, width, depth, flops):
     cls = load_class((ROOT / "seeds" / f"{name}.py").read_text(), "Model", base=nn.Module)
-    network = ExportedNetwork.from_bytes(export_class(cls, TraceSpec("Model", (40,)), (1,)))
+    network = ExportedNetwork.from_bytes(export_class(cls, TraceSpec.of("Model", (40,)), (1,)))
     train = default_config()
     train.update(num_steps=2, strategy="python-serial")
     result = Trainer(task, train).train(network)

@@ -15,6 +15,10 @@ from evojax_nas.lm.soft_prompt import Example, SoftPromptTuner
 CODE = "def add(a, b):\n    return"
 
 
+# One process loads the LM for this module (a module fixture): under `-n 2 --dist loadgroup` not both
+pytestmark = pytest.mark.xdist_group("lm_embedded")
+
+
 @pytest.fixture(scope="module")
 def lm():
     return LocalLM()

@@ -20,6 +20,10 @@ from evojax_nas.lm.soft_prompt import Example, weighted_nll
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# One process loads the LM for this module (a module fixture): under `-n 2 --dist loadgroup` not both
+pytestmark = pytest.mark.xdist_group("lm_memory")
+
+
 @pytest.fixture(scope="module")
 def lm():
     from evojax_nas.lm.backends import LocalLM

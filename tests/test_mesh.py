@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     import flax.linen as nn
     import jax
-    from evojax_nas.evaluate.trace import TraceSpec, export_class
+    from evojax_nas.tasks.classifier_trace import TraceSpec, export_class
     from evojax_nas.programs.loader import load_class
     from evojax_nas.tasks.mnist1d import make_task
     from evojax_nas.train import Trainer, default_config
@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent("""
     assert jax.local_device_count() == 8
     seeds = json.loads(sys.argv[1])
     networks = [ExportedNetwork.from_bytes(export_class(load_class(seed_source(name), "Model", base=nn.Module),
-                                                        TraceSpec("Model", (40,)), sorted({1, len(seeds)})))
+                                                        TraceSpec.of("Model", (40,)), sorted({1, len(seeds)})))
                 for name in ("mlp", "cnn", "gru", "cnn_bn_dropout", "mlp")]
     out = {}
     for devices in (1, 8):

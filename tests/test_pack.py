@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from evojax_nas.evaluate import Evaluator, EvaluatorConfig
-from evojax_nas.evaluate.trace import TraceSpec, export_class
 from evojax_nas.programs import Program
 from evojax_nas.programs.loader import load_class
+from evojax_nas.tasks.classifier_trace import TraceSpec, export_class
 from evojax_nas.train import Trainer, default_config
 from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.trainer import TrainResult, memory_need, pack_evaluate, pack_init, pack_step
@@ -42,7 +42,7 @@ WRONG_SHAPE = textwrap.dedent("""
 
 def exported(source: str, seed_counts=(1, 2)) -> ExportedNetwork:
     cls = load_class(source, "Model", base=nn.Module)
-    return ExportedNetwork.from_bytes(export_class(cls, TraceSpec("Model", (40,)), seed_counts))
+    return ExportedNetwork.from_bytes(export_class(cls, TraceSpec.of("Model", (40,)), seed_counts))
 
 
 def trainer(task, **overrides) -> Trainer:

@@ -11,6 +11,8 @@ from evojax_nas.programs import Program
 from evojax_nas.train import default_config
 from tests.conftest import SEEDS
 
+# One process evaluates the corpus (a module fixture): under `-n 2 --dist loadgroup` not both
+pytestmark = pytest.mark.xdist_group("sandbox")
 HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
 TIMEOUT_S = 12.0
 

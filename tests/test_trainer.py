@@ -8,8 +8,8 @@ import flax.linen as nn
 import numpy as np
 import pytest
 
-from evojax_nas.evaluate.trace import TraceSpec, export_class
 from evojax_nas.programs.loader import load_class
+from evojax_nas.tasks.classifier_trace import TraceSpec, export_class
 from evojax_nas.train import Strategy, Trainer, TrainingError, default_config
 from evojax_nas.train.exported import ExportedNetwork
 from tests.conftest import ROOT, seed_source
@@ -17,7 +17,7 @@ from tests.conftest import ROOT, seed_source
 
 def model(name: str, seed_counts=(1, 2, 3)) -> ExportedNetwork:
     cls = load_class(seed_source(name), "Model", base=nn.Module)
-    return ExportedNetwork.from_bytes(export_class(cls, TraceSpec("Model", (40,)), seed_counts))
+    return ExportedNetwork.from_bytes(export_class(cls, TraceSpec.of("Model", (40,)), seed_counts))
 
 
 def trainer(task, tmp_path, **overrides) -> Trainer:
@@ -129,7 +129,7 @@ def test_a_recurrent_net_on_two_seeds_inits_and_evaluates_without_hanging(tmp_pa
             h = nn.RNN(nn.LSTMCell(64))(x[..., None])
             return nn.Dense(10)(h.reshape(h.shape[0], -1))
 
-    network = ExportedNetwork.from_bytes(export_class(Net, TraceSpec("Model", (40,)), (1, 2)))
+    network = ExportedNetwork.from_bytes(export_class(Net, TraceSpec.of("Model", (40,)), (1, 2)))
     out: list = []
     run = threading.Thread(target=lambda: out.append(
         trainer(make_task(seed=0), tmp_path, num_steps=1, strategy="python-vmap").train(network, seeds=[0, 1])),
@@ -160,7 +160,7 @@ def _exported(init_fn) -> dict:
         def __call__(self, x, train=False):
             return x @ self.param("kernel", init_fn, (40, 10))
 
-    return export_class(Net, TraceSpec("Model", (40,)), (1,))
+    return export_class(Net, TraceSpec.of("Model", (40,)), (1,))
 
 
 def test_the_qr_of_orthogonal_initialisers_passes_in_the_form_jax_emits(task, tmp_path):

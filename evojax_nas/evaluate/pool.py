@@ -1,7 +1,9 @@
-"""The evaluator: a static check here, tracing in OS sandboxes, training of the exported programs behind a
-train backend (evaluate/backend.py: trusted worker processes on this host).
+"""The evaluator: tracing in OS sandboxes, training of the exported programs behind a train backend
+(evaluate/backend.py: trusted worker processes on this host). The static check is made once, where a child
+becomes a candidate (search/pipeline.py), and again by the sandbox's loader as the boundary's last line
+(programs/loader.py): a program that fails it comes back from its sandbox with that failure.
 
-    program --check_source--> trace sandbox (candidate code; evaluate/zygote.py) --StableHLO bytes-->
+    program --> trace sandbox (candidate code: check, load, trace; evaluate/zygote.py) --StableHLO bytes-->
     packs --TrainBackend (trusted; evaluate/worker.py)--> one reply per program --validated--> Result
 
 Traces and trainings overlap: while a worker trains one pack, the next programs are traced. Every reply
@@ -23,64 +25,74 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evojax_nas.config import defaults
 from evojax_nas.evaluate import isolation
 from evojax_nas.evaluate.backend import LocalBackend, LocalSetup, TrainBackend, TrainJob
 from evojax_nas.evaluate.result import Result
 from evojax_nas.evaluate.sandbox import IsolationUnavailable, TraceJob, TraceSandbox
 from evojax_nas.paths import cache_dir
 from evojax_nas.programs.program import Failure, Program
-from evojax_nas.programs.static_check import check_source
 from evojax_nas.tasks import get_task
+from evojax_nas.train import default_config
 
 DATA = ("private", "published")
 BACKENDS = ("local", "ray")
 
 
+def _default(name: str, scale: float = 1.0) -> Any:
+    """configs/default.py's eval.<name> (times `scale`), the one place the number is written, as a field's
+    default."""
+    def read() -> Any:
+        value = defaults().eval[name]
+        if hasattr(value, "to_dict"):  # a ConfigDict (ray_resources)
+            return value.to_dict()
+        return int(value * scale) if scale != 1.0 else value
+
+    return dataclasses.field(default_factory=read)
+
+
 @dataclasses.dataclass
 class EvaluatorConfig:
-    """Task, training settings, and the limits and deadlines of both stages."""
+    """Task, training settings, and the limits and deadlines of both stages. A field not given is
+    configs/default.py's (`eval.*`, `train`, `data`); that file says what each is and why it is set so."""
 
     task: str = "mnist1d"
     task_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    train_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    num_workers: int = 1
-    timeout_s: float = 600.0  # training, per program (a pack's deadline: this times its size)
-    compile_timeout_s: float = 120.0  # one compilation phase of a pack (configs/default.py says why)
-    trace_timeout_s: float = 60.0  # loading and exporting, per program
-    trace_cpu_s: float = 20.0  # CPU time (all threads) for loading and exporting (configs/default.py says why)
-    startup_timeout_s: float = 300.0
-    memory_bytes: int = 6 << 30  # a train worker's address space
-    program_memory_bytes: int = 3 << 30  # what one compiled program may need (XLA's memory analysis)
-    trace_memory_bytes: int = 4 << 30  # a trace sandbox's address space
-    isolation: str = "strict"  # or "degraded": run with the sandbox layers that work, named once
+    train_config: dict[str, Any] = dataclasses.field(default_factory=lambda: default_config().to_dict())
+    num_workers: int = _default("num_workers")
+    timeout_s: float = _default("timeout_s")  # training, per program (a pack's deadline: this times its size)
+    compile_timeout_s: float = _default("compile_timeout_s")  # one compilation phase of a pack
+    trace_timeout_s: float = _default("trace_timeout_s")  # loading and exporting, per program
+    trace_cpu_s: float = _default("trace_cpu_s")  # CPU time (all threads) for loading and exporting
+    startup_timeout_s: float = _default("startup_timeout_s")
+    memory_bytes: int = _default("memory_gb", 2**30)  # a train worker's address space
+    program_memory_bytes: int = _default("program_memory_gb", 2**30)  # what one compiled program may need
+    trace_memory_bytes: int = _default("trace_memory_gb", 2**30)  # a trace sandbox's address space
+    isolation: str = _default("isolation")  # or "degraded": run with the sandbox layers that work, named once
     run_dir: str | None = None  # the search's run directory (its private data seed is there: no sandbox reads it)
     devices: Sequence[int] | None = None  # accelerator index per worker (CUDA_VISIBLE_DEVICES)
     # "private": the task's data is generated from data_seed (drawn when the evaluator starts if None), which
     # only the train workers get; "published": the task's published data, which a candidate can rebuild from
     # the public recipe and memorise (for comparisons with papers)
-    data: str = "private"
+    data: str = dataclasses.field(default_factory=lambda: defaults().data)
     data_seed: int | None = None
-    # jax's persistent compilation cache, written by the train workers only: None for the user cache's
-    # "compile" folder, "" for none (a worker subverted through XLA could write entries other workers load)
-    compile_cache: str | None = None
-    backend: str = "local"  # or "ray": the train stage on Ray actors (evaluate/ray_backend.py)
-    ray_address: str = ""  # "": a Ray cluster started in this process; "auto", "ray://head:10001": join one
-    ray_num_gpus: float = 0.0  # per actor
-    ray_resources: dict[str, float] = dataclasses.field(default_factory=dict)  # per actor: Ray custom resources
+    compile_cache: str | None = _default("compile_cache")  # None: the user cache's "compile" folder; "": none
+    backend: str = _default("backend")  # or "ray": the train stage on Ray actors (evaluate/ray_backend.py)
+    ray_address: str = _default("ray_address")  # "": a cluster started in this process; "auto", "ray://head:10001"
+    ray_num_gpus: float = _default("ray_num_gpus")  # per actor
+    ray_resources: dict[str, float] = _default("ray_resources")  # per actor: Ray custom resources
 
     @classmethod
     def from_config(cls, config: Any) -> EvaluatorConfig:
         """From an experiment config (task, task_kwargs, train, eval.*; configs/default.py has them all,
         a run directory written before a setting existed gets this class's default)."""
-        e, d = config.eval, cls()
+        e, d = config.eval, defaults().eval
+        seconds = {k: e.get(k, d[k]) for k in ("timeout_s", "compile_timeout_s", "trace_timeout_s", "trace_cpu_s",
+                                                "startup_timeout_s")}
         return cls(task=config.task, task_kwargs=dict(config.task_kwargs), train_config=dict(config.train),
-                   num_workers=e.num_workers, timeout_s=e.timeout_s,
-                   compile_timeout_s=e.get("compile_timeout_s", d.compile_timeout_s),
-                   trace_timeout_s=e.get("trace_timeout_s", d.trace_timeout_s),
-                   trace_cpu_s=e.get("trace_cpu_s", d.trace_cpu_s),
-                   memory_bytes=int(e.memory_gb * 2**30),
-                   program_memory_bytes=int(e.get("program_memory_gb", d.program_memory_bytes / 2**30) * 2**30),
-                   trace_memory_bytes=int(e.get("trace_memory_gb", d.trace_memory_bytes / 2**30) * 2**30),
+                   num_workers=e.num_workers, **seconds, memory_bytes=int(e.memory_gb * 2**30),
+                   program_memory_bytes=int(e.get("program_memory_gb", d.program_memory_gb) * 2**30),
+                   trace_memory_bytes=int(e.get("trace_memory_gb", d.trace_memory_gb) * 2**30),
                    isolation=e.get("isolation", d.isolation), compile_cache=e.get("compile_cache", d.compile_cache),
                    backend=e.get("backend", d.backend), ray_address=e.get("ray_address", d.ray_address),
                    ray_num_gpus=e.get("ray_num_gpus", d.ray_num_gpus),
@@ -195,17 +207,12 @@ class Evaluator:
     def evaluate(self, programs: Sequence[Program], seeds: Sequence[int] | None = None,
                  on_result: Callable[[Result], None] | None = None, steps: Sequence[int] | None = None
                  ) -> list[Result]:
-        """Check every program here, trace those that pass in sandboxes, train their exported programs in
-        the workers; one Result each, in order. `on_result` sees each result as soon as it is known. `steps`
+        """Trace every program in a sandbox (which checks it first), train the exported programs in the
+        workers; one Result each, in order. `on_result` sees each result as soon as it is known. `steps`
         (start, end): a rung of successive halving (train/states.py), scored at step `end`."""
         run = _Round(self, seeds, on_result, steps)
         for program in programs:
-            if program.id in run.results or any(p.id == program.id for p in run.to_trace):
-                continue
-            failure = check_source(program.source, required_class=self.task.prompt.class_name)
-            if failure:
-                run.finish(Result(program.id, failure=failure))
-            else:
+            if program.id not in run.results and all(p.id != program.id for p in run.to_trace):
                 run.to_trace.append(program)
         if run.to_trace:
             run.go()

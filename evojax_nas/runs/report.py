@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evojax_nas.runs.journal import AppendLog
+from evojax_nas.search.fitness import fittest
+from evojax_nas.search.method import method_class
 
 DATA_NOTES = {"private": "private (generated from a seed the run drew and keeps in its directory; no sandbox sees "
                         "it, so no candidate can rebuild the validation and test sets)",
@@ -42,18 +44,12 @@ def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def eligible(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The eligible candidates, fittest first."""
-    return sorted((c for c in run["candidates"] if c["eligible"]), key=lambda c: -c["fitness"])
+    return fittest(run["candidates"])
 
 
 def ranked(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """What a run's table lists, best first: EvoPrompting's eligible candidates by fitness; the networks an
-    LLMatic run holds (its network archive, or its population) by validation accuracy."""
-    if run["method"] != "llmatic":
-        return eligible(run)
-    state = run_state(run) or {}
-    held = {e["id"] for e in (state.get("networks") or {}).get("elites", [])} | set(state.get("population", []))
-    return sorted((c for c in run["candidates"] if c["id"] in held and c["result"].get("metrics")),
-                  key=lambda c: -c["result"]["metrics"]["val_accuracy_mean"])
+    """What a run's table lists, best first, in its method's order (search/base.py's SearchMethod)."""
+    return method_class(run["method"]).report_ranking(run["candidates"], lambda: run_state(run))
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -138,8 +134,12 @@ def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
     fig.tight_layout()
     fig.savefig(out / "best_accuracy.png", dpi=120)
     plt.close(fig)
-    return [out / "pareto.png", out / "max_fitness.png", out / "best_accuracy.png",
-            *(path for run in runs if run["method"] == "llmatic" for path in plot_archives(run, out))]
+    return [out / "pareto.png", out / "max_fitness.png", out / "best_accuracy.png"]
+
+
+def method_figures(run: dict[str, Any], out: Path) -> list[Path]:
+    """The figures the run's method draws of itself (LLMatic: its archives), in `out`."""
+    return method_class(run["method"]).report_figures(run["name"], lambda: run_state(run), run["rounds"], out)
 
 
 def last_state(workdir: Path) -> dict[str, Any] | None:
@@ -161,48 +161,6 @@ def run_state(run: dict[str, Any]) -> dict[str, Any] | None:
     return run["state"] or None
 
 
-def plot_archives(run: dict[str, Any], out: Path) -> list[Path]:
-    """An LLMatic run's archives as heat-maps (from its newest checkpoint), and its QD-score, coverage and
-    best accuracy per generation."""
-    import matplotlib.pyplot as plt
-
-    from evojax_nas.search.archive import Archive
-
-    paths = []
-    state = run_state(run)
-    archives = [(name, Archive.from_dict(state[key])) for name, key in (("network", "networks"), ("prompt", "prompts"))
-                if state and state.get(key)]
-    if archives:
-        fig, axes = plt.subplots(1, len(archives), figsize=(5.5 * len(archives), 4.5), squeeze=False)
-        for ax, (name, archive) in zip(axes[0], archives, strict=True):
-            stats = archive.stats()
-            archive.heatmap(ax, f"{name} archive: {stats['cells']}/{archive.cells} cells, QD {stats['qd_score']:.2f}")
-        fig.tight_layout()
-        paths.append(out / f"archives-{run['name']}.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-    rows = run["rounds"]
-    fig, (qd, coverage, best) = plt.subplots(1, 3, figsize=(15, 4))
-    for name in ("network", "prompt"):
-        steps = [r["step"] for r in rows if f"{name}_qd_score" in r]
-        if steps:
-            qd.plot(steps, [r[f"{name}_qd_score"] for r in rows if f"{name}_qd_score" in r], marker="o", label=name)
-            coverage.plot(steps, [r[f"{name}_coverage"] for r in rows if f"{name}_coverage" in r], marker="o",
-                          label=name)
-    qd.set(xlabel="generation", ylabel="QD-score (sum of elite fitness)", title=f"{run['name']}: QD-score")
-    coverage.set(xlabel="generation", ylabel="coverage (filled cells)", title=f"{run['name']}: coverage")
-    best.plot([r["step"] for r in rows if "best_val_accuracy" in r],
-              [r["best_val_accuracy"] for r in rows if "best_val_accuracy" in r], marker="o")
-    best.set(xlabel="generation", ylabel="best validation accuracy", title=f"{run['name']}: best accuracy")
-    for ax in (qd, coverage):
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / f"qd-{run['name']}.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-    return paths
-
-
 def spread(metrics: dict[str, Any]) -> str:
     """The validation score (accuracy; dm-clrs' score on CLRS) as mean ± std over its training seeds."""
     accs = metrics.get("val_accuracy") or [metrics["val_accuracy_mean"]]
@@ -211,14 +169,8 @@ def spread(metrics: dict[str, Any]) -> str:
     return f"{statistics.fmean(accs):.3f} ± {statistics.pstdev(accs):.3f} ({len(accs)})"
 
 
-EVOPROMPTING_KEYS = ["sampled", "extracted", "duplicates", "valid", "evaluated", "trained", "retried", "retry_trained",
-                     "eligible", "confirmed", "trained_yield", "best_fitness", "peak_rss_gb", "seconds"]
-LLMATIC_KEYS = ["sampled", "valid", "trained", "mutation_trainable", "crossover_trainable", "added_networks",
-                "added_prompts", "network_cells", "network_qd_score", "prompt_cells", "prompt_qd_score",
-                "best_val_accuracy", "best_fitness", "seconds"]
-
-
-def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
+def summary(runs: Sequence[dict[str, Any]], top: int, figures: dict[str, list[Path]] | None = None) -> str:
+    figures = figures or {}
     lines = ["# Search report", "",
              "![Pareto front](pareto.png) ![Maximum fitness](max_fitness.png) ![Best accuracy](best_accuracy.png)", ""]
     for run in runs:
@@ -236,10 +188,9 @@ def summary(runs: Sequence[dict[str, Any]], top: int) -> str:
             lines.append(f"| {rank} | {name_of(c)} | {c['round']} | {spread(m)} | "
                          f"{m['test_accuracy_mean']:.3f} | {int(m['params'])} | {c['fitness']:.1f} | "
                          f"{lineage(c, by_id)} |")
-        keys = LLMATIC_KEYS if run["method"] == "llmatic" else EVOPROMPTING_KEYS
-        if run["method"] == "llmatic":
-            lines += ["", f"![Archives](archives-{run['name']}.png) "
-                          f"![QD-score, coverage, best accuracy](qd-{run['name']}.png)"]
+        keys = method_class(run["method"]).REPORT_KEYS
+        if figures.get(run["name"]):
+            lines += ["", " ".join(f"![{path.stem}]({path.name})" for path in figures[run["name"]])]
         lines += ["", "| round | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for row in run["rounds"]:
             cells = [f"{row[k]:.3g}" if isinstance(row.get(k), float) else str(row.get(k, "")) for k in keys]
@@ -262,5 +213,6 @@ def write_report(workdirs: Sequence[Path], out: Path | None = None, top: int = 2
     out = Path(out) if out else Path(workdirs[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)
     paths = plot(runs, out, top)
-    (out / "summary.md").write_text(summary(runs, min(top, 10)))
-    return [*paths, out / "summary.md"]
+    figures = {run["name"]: method_figures(run, out) for run in runs}
+    (out / "summary.md").write_text(summary(runs, min(top, 10), figures))
+    return [*paths, *(path for run in runs for path in figures[run["name"]]), out / "summary.md"]

@@ -5,9 +5,11 @@ methods share the Pipeline (search/pipeline.py: sample, extract and repair, dedu
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import ml_collections
 
     from evojax_nas.evaluate.base import CandidateEvaluator
@@ -53,6 +55,7 @@ class SearchMethod(Protocol[State]):
     """A search method over its own state type (EvoPrompting's SearchState, LLMatic's LlmaticState)."""
 
     pipeline: Pipeline
+    REPORT_KEYS: ClassVar[tuple[str, ...]]  # the per-round stats the report tabulates (runs/report.py)
 
     def __init__(self, config: ml_collections.ConfigDict, lm: LanguageModel | None, evaluator: CandidateEvaluator,
                  seeds: Sequence[Program], journal: Journal, min_val_accuracy: float, task: Task,
@@ -77,4 +80,18 @@ class SearchMethod(Protocol[State]):
 
     def best(self, state: State) -> list[Program]:
         """The programs the state holds, best first."""
+        ...
+
+    @staticmethod
+    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None]
+                       ) -> list[dict[str, Any]]:
+        """The logged records (runs/journal.py) the report's table lists, best first; `state` restores the
+        run's newest checkpointed state when the method needs it."""
+        ...
+
+    @staticmethod
+    def report_figures(run_name: str, state: Callable[[], dict[str, Any] | None], rows: list[dict[str, Any]],
+                       out: Path) -> list[Path]:
+        """The figures of a run the method draws of itself (beside the report's shared ones), written to
+        `out`; `rows`: the run's per-round metrics."""
         ...

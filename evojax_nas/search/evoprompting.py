@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from evojax_nas.lm.base import LanguageModel, SoftPromptTunable
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.base import Journal
-from evojax_nas.search.fitness import Score, program_fitness, score, screen_fitness
+from evojax_nas.search.fitness import Score, fittest, program_fitness, score, screen_fitness
 from evojax_nas.search.method import check_confirm_seeds, confirmation_seeds
 from evojax_nas.search.mutation import vary
 from evojax_nas.search.pipeline import Child, Pipeline
@@ -128,6 +129,20 @@ def same_outcome(result: Result, others: list[tuple[str, dict[str, Any]]]) -> st
 
 class EvoPrompting:
     """One object per run: call run_round(state) until state.round == config.num_rounds."""
+
+    REPORT_KEYS = ("sampled", "extracted", "duplicates", "valid", "evaluated", "trained", "retried", "retry_trained",
+                   "eligible", "confirmed", "trained_yield", "best_fitness", "peak_rss_gb", "seconds")
+
+    @staticmethod
+    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None]
+                       ) -> list[dict[str, Any]]:
+        """The report's table: every eligible candidate, fittest first."""
+        return fittest(records)
+
+    @staticmethod
+    def report_figures(run_name: str, state: Callable[[], dict[str, Any] | None], rows: list[dict[str, Any]],
+                       out: Path) -> list[Path]:
+        return []  # the report's shared figures (fitness, Pareto front) are EvoPrompting's
 
     def __init__(self, config: ConfigDict, lm: LanguageModel | None, evaluator: CandidateEvaluator,
                  seeds: Sequence[Program], journal: Journal, min_val_accuracy: float, task: Task,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
 from evojax_nas.evaluate.result import Result
@@ -45,3 +46,8 @@ def score(result: Result, min_val_accuracy: float) -> Score:
     if acc < min_val_accuracy:
         return Score(value, False, f"validation accuracy {acc:.3f} under the threshold {min_val_accuracy:.3f}")
     return Score(value, True)
+
+
+def fittest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The eligible candidates of logged records (runs/journal.py), fittest first."""
+    return sorted((c for c in records if c["eligible"]), key=lambda c: -c["fitness"])

@@ -34,6 +34,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -323,6 +324,29 @@ def offer_network(state: LlmaticState, archives: Archives, config: ConfigDict, o
 class Llmatic:
     """One object per run: call run_round(state) until state.round == config.num_rounds (a round is a
     generation)."""
+
+    REPORT_KEYS = ("sampled", "valid", "trained", "mutation_trainable", "crossover_trainable", "added_networks",
+                   "added_prompts", "network_cells", "network_qd_score", "prompt_cells", "prompt_qd_score",
+                   "best_val_accuracy", "best_fitness", "seconds")
+
+    @staticmethod
+    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None]
+                       ) -> list[dict[str, Any]]:
+        """The report's table: the networks the run holds (its network archive, or its population), by
+        validation accuracy."""
+        held_state = state() or {}
+        held = {e["id"] for e in (held_state.get("networks") or {}).get("elites", [])}
+        held |= set(held_state.get("population", []))
+        return sorted((c for c in records if c["id"] in held and c["result"].get("metrics")),
+                      key=lambda c: -c["result"]["metrics"]["val_accuracy_mean"])
+
+    @staticmethod
+    def report_figures(run_name: str, state: Callable[[], dict[str, Any] | None], rows: list[dict[str, Any]],
+                       out: Path) -> list[Path]:
+        """Heat-maps of the two archives; QD-score, coverage and best accuracy per generation."""
+        from evojax_nas.search.llmatic_figures import figures
+
+        return figures(run_name, state(), rows, out)
 
     def __init__(self, config: ConfigDict, lm: LanguageModel | None, evaluator: CandidateEvaluator,
                  seeds: Sequence[Program], journal: Journal, min_val_accuracy: float, task: Task,

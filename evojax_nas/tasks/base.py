@@ -1,4 +1,4 @@
-"""What a task is to the rest of the system (`Task`), and the supervised classification data MNIST-1D uses.
+"""What a task is to the rest of the system (`Task`), and how its prompts are phrased (`PromptSpec`).
 
 A task owns its contract with candidates: the class the LM writes and how its prompt is phrased, which
 repairs apply, how the trace sandbox exports a candidate (`tracer`, a dotted path, run there only), and how
@@ -10,10 +10,6 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-
-import jax.numpy as jnp
-import numpy as np
-import optax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,32 +79,3 @@ class Task(Protocol):
         """The train stage (builds the data; called once per worker). `state_dir`: where the rungs of successive
         halving leave their states for the evaluator's other workers."""
         ...
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassificationTask:
-    """Train/validation/test arrays of a supervised classification dataset."""
-
-    name: str
-    num_classes: int
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """Shape of one example."""
-        return tuple(self.x_train.shape[1:])
-
-    @staticmethod
-    def loss(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
-        """Mean softmax cross-entropy."""
-        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-    @staticmethod
-    def metric(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
-        """Accuracy."""
-        return (jnp.argmax(logits, -1) == labels).mean()

@@ -1,7 +1,7 @@
 """The classifier's contract with its candidates, one place for every classification task (tasks/mnist1d.py,
 tasks/sign1d.py): a `Model` Flax module mapping a batch of examples to class logits; its repairs (a channel
 axis before a convolution, a missing return, a flatten before the final Dense, the `train` argument the
-trainer passes, the class count); what its sandbox traces (evaluate/trace.py exports the whole network) and
+trainer passes, the class count); what its sandbox traces (tasks/classifier_trace.py exports the whole network) and
 warms up with; its train stage (train/'s `Trainer` on the task's arrays)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evojax_nas.programs.repair import TaskRepairs, call_method, parse_expr
-from evojax_nas.tasks.base import ClassificationTask, PromptSpec
+from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.train.dataset import ClassificationTask
 
 CLASS_NAME = "Model"
 FLATTENED = re.compile(r"(.+)\.reshape\(\(?\(?\1\)?\.shape\[0\], -1\)?\)")  # x.reshape(x.shape[0], -1)
@@ -36,14 +37,11 @@ class Model(nn.Module):  # a little of everything: the modules tracing it import
 
 def trace_spec(class_name: str, input_shape: tuple[int, ...], platform: str, train_config: Mapping[str, Any]
                ) -> dict[str, Any]:
-    """What the classifier's tracer (evaluate/trace.py) needs: the class, one example's shape, the platform,
+    """What the classifier's tracer (tasks/classifier_trace.py) needs: the class, one example's shape, the platform,
     and the batch sizes the exported programs are made for."""
-    from evojax_nas.evaluate.trace import TraceSpec
-    from evojax_nas.train import default_config
+    from evojax_nas.tasks.classifier_trace import TraceSpec
 
-    recipe = {**default_config().to_dict(), **train_config}  # the train stage's defaults, where not given
-    return dataclasses.asdict(TraceSpec(class_name, input_shape, (platform,), int(recipe["batch_size"]),
-                                        int(recipe["eval_batch_size"])))
+    return dataclasses.asdict(TraceSpec.of(class_name, input_shape, platform, train_config))
 
 
 def repairs(num_classes: int) -> TaskRepairs:
@@ -155,7 +153,7 @@ class ClassifierTask:
     task (a frozen dataclass) adds its name, `prompt`, `num_classes`, `input_shape`, `data()`, `prepare` and
     `train_defaults`."""
 
-    tracer = "evojax_nas.evaluate.trace:trace_job"
+    tracer = "evojax_nas.tasks.classifier_trace:trace_job"
     warm_up = WARM_UP
     prompt: PromptSpec
     num_classes: int

@@ -1,5 +1,5 @@
 """MNIST-1D (Greydanus 2020), regenerated offline with the `mnist1d` package and cached on disk; and the
-task a search runs on it: a `Model` classifier, exported whole by the trace stage (evaluate/trace.py) and
+task a search runs on it: a `Model` classifier, exported whole by the trace stage (tasks/classifier_trace.py) and
 trained by the batched trainer (train/trainer.py)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 
 from evojax_nas.paths import cache_dir
 from evojax_nas.tasks import classifier
-from evojax_nas.tasks.base import ClassificationTask, PromptSpec
+from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.train.dataset import ClassificationTask
 
 
 def dataset_args(seed: int = 42, num_samples: int = 5000) -> dict:

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from evojax_nas.tasks import classifier
-from evojax_nas.tasks.base import ClassificationTask, PromptSpec
+from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.train.dataset import ClassificationTask
 
 LENGTH = 16
 

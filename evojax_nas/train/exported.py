@@ -23,7 +23,7 @@ from jax._src.interpreters import mlir as jax_mlir
 from jax._src.lax import linalg
 from jax._src.lib.mlir import ir
 
-PROGRAMS = ("init", "train", "eval")  # what the trace stage exports (evaluate/trace.py)
+PROGRAMS = ("init", "train", "eval")  # what the trace stage exports (tasks/classifier_trace.py)
 KEY_IMPL = "threefry2x32"  # the key data both stages pass as u32[S, 2]
 ALLOWED_DIALECTS = frozenset({"builtin", "func", "stablehlo", "chlo"})
 HOST_IO_OPS = frozenset({"stablehlo.send", "stablehlo.recv", "stablehlo.infeed", "stablehlo.outfeed"})
@@ -220,7 +220,7 @@ def load_programs(blobs: dict[str, bytes], expected: tuple[str, ...], with_vjp: 
 
 @dataclasses.dataclass
 class ExportedNetwork:
-    """One candidate's exported programs (see evaluate/trace.py), checked, callable inside jit: for each
+    """One candidate's exported programs (see tasks/classifier_trace.py), checked, callable inside jit: for each
     seed count S, `programs[S]` holds init, train and eval; a call picks the set by its leading axis."""
 
     programs: dict[int, dict[str, export.Exported]]

@@ -34,9 +34,9 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from evojax_nas.tasks.base import ClassificationTask
 from evojax_nas.train.computation import ForwardCost, forward_cost
 from evojax_nas.train.cost import network_size
+from evojax_nas.train.dataset import ClassificationTask
 from evojax_nas.train.exported import ExportedNetwork
 from evojax_nas.train.states import StateStore
 from evojax_nas.train.strategy import Strategy, rule
@@ -91,15 +91,10 @@ class OverBudget(TrainingError):
 
 
 def default_config() -> ml_collections.ConfigDict:
-    """Training settings of the MNIST-1D paper (Adam, lr 1e-2, batch 100, 8000 steps); `pack`: at most this many
-    candidates per compiled program (0: the backend's rule, `pack_size`), fewer where memory says so."""
-    return ml_collections.ConfigDict({
-        "optimizer": "adam", "learning_rate": 1e-2, "weight_decay": 0.0,
-        "batch_size": 100, "num_steps": 8000, "num_seeds": 1, "seed": 0,
-        "strategy": "auto", "scan_chunk": 100, "eval_batch_size": 1000, "pack": 0,
-        "max_train_flops": 0.0,  # a candidate whose training on a seed would take more FLOPs is refused (0: no cap)
-        "devices": 0,  # how many of the devices this process sees train (0: all), laid out as a mesh
-    })
+    """The training recipe of configs/default.py (the MNIST-1D paper's: Adam, lr 1e-2, batch 100, 8000 steps)."""
+    from evojax_nas.config import defaults
+
+    return defaults().train
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:

@@ -19,7 +19,7 @@ nn.Dense.evonas_rigged = True
 MODS["builtins"].evonas_rigged = True
 MODS["evonas_rigged"] = MODS["os"]
 AG("environ")(MODS["os"])["EVONAS_RIGGED"] = "1"
-for name in ("evojax_nas.evaluate.trace", "evojax_nas.programs.loader"):
+for name in ("evojax_nas.tasks.classifier_trace", "evojax_nas.programs.loader"):
     if name in MODS:
         MODS[name].evonas_rigged = True
 if "evojax_nas.programs.static_check" in MODS:

@@ -1,5 +1,6 @@
-"""The trace stage: candidate source -> serialised StableHLO. The only place candidate code runs, and only
-inside the sandbox (`evaluate/zygote.py`); the trusted train stage loads what this returns as data.
+"""The classifier's tracer (a task's `tracer`, run by the trace stage): candidate source -> serialised StableHLO.
+Candidate code runs here only inside the sandbox (`evaluate/zygote.py`); the trusted train stage loads what
+this returns as data. CLRS has its own (clrs_tasks/slot.py), which exports the triplet function alone.
 
 Three programs are exported for each seed count S the train stage asks for (seeds are batched inside the
 export: `jax.vmap` of an exported call is not implemented, and a symbolic seed axis is not possible for
@@ -15,6 +16,7 @@ They are named `init/S`, `train/S`, `eval/S`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -22,6 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import export
 
+from evojax_nas.train import default_config
 from evojax_nas.train.exported import KEY_IMPL
 
 
@@ -32,9 +35,18 @@ class TraceSpec:
 
     class_name: str
     input_shape: tuple[int, ...]
-    platforms: tuple[str, ...] = ("cpu",)
-    batch_size: int = 100
-    eval_batch_size: int = 1000
+    platforms: tuple[str, ...]
+    batch_size: int
+    eval_batch_size: int
+
+    @classmethod
+    def of(cls, class_name: str, input_shape: tuple[int, ...], platform: str = "cpu",
+           train_config: Mapping[str, Any] | None = None) -> TraceSpec:
+        """The spec for a training recipe: the batch sizes of `train_config` where given, else the default
+        recipe's (configs/default.py)."""
+        recipe = {**default_config().to_dict(), **(train_config or {})}
+        return cls(class_name, tuple(input_shape), (platform,), int(recipe["batch_size"]),
+                   int(recipe["eval_batch_size"]))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TraceSpec:
