@@ -31,27 +31,23 @@ class TripletMessages(nn.Module):  # a little of everything: what tracing it imp
         tri = jnp.concatenate([jnp.max(tri, axis=1), jnp.mean(jax.nn.relu(tri), axis=1)], -1)
         return nn.Dense(edge_fts.shape[-1])(nn.LayerNorm()(jnp.tanh(tri)))
 """
-TRAIN_KEYS = ("num_steps", "hidden", "batch_size", "learning_rate", "grad_clip", "weight_decay", "train_lengths",
-              "test_length", "val_samples", "test_samples", "eval_every")
-
-
 def train_defaults() -> dict[str, Any]:
     """The train config a CLRS search starts from: the EvoPrompting paper's 2,000 AdamW steps on run.py's
-    recipe (clrs_tasks.train.TrainConfig), one seed."""
+    recipe (clrs_tasks.train.TrainConfig's fields, `steps` named `num_steps` as every task's is), one seed;
+    0 samples: the recipe's count."""
     from clrs_tasks.train import TrainConfig
 
-    c = TrainConfig()
-    return {"num_steps": c.steps, "hidden": c.hidden, "batch_size": c.batch_size, "learning_rate": c.learning_rate,
-            "grad_clip": c.grad_clip, "weight_decay": c.weight_decay, "train_lengths": list(c.train_lengths),
-            "test_length": c.test_length, "val_samples": 0, "test_samples": 0, "eval_every": c.eval_every,
-            "num_seeds": 1, "seed": 0}
+    recipe = dataclasses.asdict(TrainConfig())
+    return {"num_steps": recipe.pop("steps"), **recipe, "train_lengths": list(recipe["train_lengths"]),
+            "val_samples": recipe["val_samples"] or 0, "test_samples": recipe["test_samples"] or 0, "seed": 0}
 
 
 def train_config(config: Mapping[str, Any]) -> Any:
     """clrs_tasks.train.TrainConfig from a search's train settings (the keys above; others ignored)."""
     from clrs_tasks.train import TrainConfig
 
-    merged = {**train_defaults(), **{k: v for k, v in dict(config).items() if k in TRAIN_KEYS}}
+    defaults = train_defaults()
+    merged = {**defaults, **{k: v for k, v in dict(config).items() if k in defaults}}
     return TrainConfig(steps=int(merged["num_steps"]), hidden=int(merged["hidden"]),
                        batch_size=int(merged["batch_size"]), learning_rate=float(merged["learning_rate"]),
                        grad_clip=float(merged["grad_clip"]), weight_decay=float(merged["weight_decay"]),

@@ -48,5 +48,10 @@ def get_config() -> ml_collections.ConfigDict:
         "ray_num_gpus": 0.0,  # per actor: 1.0 pins each to a device of its node
         "ray_resources": {},  # per actor, Ray's custom resources: {"TPU": 4} for one actor per TPU host
     })
+    # the LM that writes children: the embedded Gemma-3-270M in the Flax decoder (evojax_nas/lm/backends.py)
+    config.lm = ml_collections.ConfigDict({
+        "kind": "local", "checkpoint": "embedded:gemma3-270m", "n_virtual_tokens": 16, "learning_rate": 0.1,
+        "top_p": 0.95, "top_k": 64, "code_vocab": True, "base_url": "", "model": "", "chat": False,
+        "memory_gb": 0.0})  # the LM's memory budget; 0: 80 % of what the machine has available at start
     config.min_val_accuracy = 0.5  # EvoPrompting's error threshold of 0.5
     return config

@@ -49,10 +49,6 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
         "retry_failed": True,  # a failed child gets one more sample with its error shown (counted apart)
         "confirm_seeds": 3,  # a child that would enter the population is trained on 3 seeds before it counts
     })
-    config.lm = ml_collections.ConfigDict({
-        "kind": "local", "checkpoint": "embedded:gemma3-270m", "n_virtual_tokens": 16, "learning_rate": 0.1,
-        "top_p": 0.95, "top_k": 64, "code_vocab": True, "base_url": "", "model": "", "chat": False,
-        "memory_gb": 0.0})  # the LM's memory budget; 0: 80 % of what the machine has available at start
     if budget == "small":
         config.search.update(num_rounds=2, num_prompts=2, samples_per_prompt=6, num_children=4,
                              max_samples_per_round=24, max_new_tokens=300, tune_epochs=1, tune_batch_size=4)

@@ -109,7 +109,8 @@ def cmd_serve_lm(args: argparse.Namespace) -> int:
     from evojax_nas.lm.backends import LocalLM
     from evojax_nas.lm.server import serve
 
-    server = serve(LocalLM(args.checkpoint), args.host, args.port, args.model_name)
+    lm = LocalLM({"checkpoint": args.checkpoint} if args.checkpoint else None)
+    server = serve(lm, args.host, args.port, args.model_name)
     print(f"serving {args.checkpoint or 'the embedded LM'} at http://{args.host}:{server.server_port}/v1",
           file=sys.stderr)
     try:

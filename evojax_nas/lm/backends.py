@@ -10,7 +10,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +29,27 @@ class LocalLM:
     Its batches are sized to `memory_gb` (0: what the machine can spare at start): a sampling call is split
     into groups of prompts, a tuning batch into backward passes of fewer rows (see `lm.memory`)."""
 
-    def __init__(self, checkpoint: str | None = None, n_virtual_tokens: int = 16, learning_rate: float = 0.1,
-                 top_p: float = 0.95, top_k: int = 64, chunk: int = 16, code_vocab: bool = True,
-                 memory_gb: float = 0.0):
-        """code_vocab: sample only tokens seen in Python source (`lm.vocab.code_vocabulary`), which makes
-        each decode step cheaper; False samples from the whole vocabulary."""
-        from evojax_nas.lm.checkpoints import EMBEDDED, load_checkpoint
+    def __init__(self, settings: Mapping[str, Any] | None = None, chunk: int = 16):
+        """settings: a config's `lm` section (checkpoint, n_virtual_tokens, learning_rate, top_p, top_k,
+        code_vocab, memory_gb); what it does not give is configs/default.py's. code_vocab: sample only tokens
+        seen in Python source (`lm.vocab.code_vocabulary`), which makes each decode step cheaper; False samples
+        from the whole vocabulary."""
+        from evojax_nas.config import defaults
+        from evojax_nas.lm.checkpoints import load_checkpoint
         from evojax_nas.lm.memory import available_gb
         from evojax_nas.lm.sampler import Sampler
         from evojax_nas.lm.soft_prompt import SoftPromptTuner
         from evojax_nas.lm.vocab import code_vocabulary
 
-        self.memory_gb = memory_gb or round(0.8 * available_gb(), 1)
-        config, params, tokenizer = load_checkpoint(checkpoint or EMBEDDED)
+        s = {**defaults().lm.to_dict(), **(settings or {})}
+        self.memory_gb = s["memory_gb"] or round(0.8 * available_gb(), 1)
+        config, params, tokenizer = load_checkpoint(s["checkpoint"])
         special = (config.bos_id, config.pad_id, *config.eos_ids)
-        vocab = code_vocabulary(tokenizer, special) if code_vocab else None
-        self.sampler = Sampler(config, params, tokenizer, top_k=top_k, chunk=chunk, vocab=vocab)
+        vocab = code_vocabulary(tokenizer, special) if s["code_vocab"] else None
+        self.sampler = Sampler(config, params, tokenizer, top_k=s["top_k"], chunk=chunk, vocab=vocab)
         self.sampled_vocab = config.vocab_size if vocab is None else len(vocab)
-        self.top_p, self.n_virtual_tokens = top_p, n_virtual_tokens
-        self.tuner = SoftPromptTuner(self.sampler, n_virtual_tokens, learning_rate)
+        self.top_p, self.n_virtual_tokens = s["top_p"], s["n_virtual_tokens"]
+        self.tuner = SoftPromptTuner(self.sampler, s["n_virtual_tokens"], s["learning_rate"])
         self._said: set[str] = set()
 
     def plan(self, *, prompts: int, n: int, prompt_tokens: int, new_tokens: int, tune_batch: int = 1,

@@ -94,8 +94,7 @@ def make_lm(config: ml_collections.ConfigDict) -> LanguageModel | None:
     if config.kind == "none":
         return None
     if config.kind == "local":
-        return LocalLM(config.checkpoint, config.n_virtual_tokens, config.learning_rate, config.top_p, config.top_k,
-                       code_vocab=config.get("code_vocab", True), memory_gb=config.get("memory_gb", 0.0))
+        return LocalLM(config.to_dict())
     if config.kind == "openai":
         return OpenAIClient(config.base_url, config.model, chat=config.get("chat", False))
     raise ValueError(f"lm.kind must be one of {LM_KINDS}, not {config.kind!r}")
