@@ -227,7 +227,8 @@ def test_a_run_draws_its_private_data_seed_once_and_keeps_it(tmp_path):
     (tmp_path / "data_seed").write_text("not a seed")
     with pytest.raises(ValueError, match="cannot resume on the data it began with"):
         run_data_seed(tmp_path, new=False)
-    run = {"name": "r", "candidates": [], "rounds": [], "method": "evoprompting", "data": "published"}
+    run = {"name": "r", "candidates": [], "rounds": [], "method": "evoprompting", "data": "published",
+           "metrics": METRICS}
     assert "published, memorisable" in summary([run], 5)
 
 
