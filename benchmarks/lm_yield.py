@@ -49,7 +49,7 @@ def main() -> None:
     train = default_config()
     train.update(num_steps=args.train_steps, strategy="python-serial")
     task = Mnist1D()
-    spec = task.prompt
+    spec = task.candidate
     start = time.perf_counter()
     with Evaluator(EvaluatorConfig(train_config=train.to_dict(), timeout_s=300)) as evaluator:
         seeds = {p.stem: Program.from_file(p) for p in sorted(SEEDS.glob("*.py"))}
@@ -61,7 +61,7 @@ def main() -> None:
         cells = list(itertools.product(PAIRS, args.temperatures)) if saved is None else [
             ((c["parents"][0], c["parents"][1]), c["temperature"]) for c in saved]
         for cell, ((a, b), temp) in enumerate(cells):
-            parents = sorted([seeds[a], seeds[b]], key=program_fitness)
+            parents = sorted([seeds[a], seeds[b]], key=lambda p: program_fitness(p, spec.metrics))
             prompt, header = build_prompt(parents, spec)
             t0 = time.perf_counter()
             texts = saved[cell]["completions"] if saved else lm.generate(

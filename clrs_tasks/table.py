@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from clrs_tasks.published import TRIPLET_GMPNN
+from clrs_tasks.task import METRICS
 
 
 def _settings_key(train: dict[str, Any]) -> str:
@@ -77,7 +78,7 @@ def run_table(programs: Sequence[Path], algorithms: Sequence[str], train: dict[s
         def finished(result: Any, algorithm: str = algorithm) -> None:
             m = result.metrics or {}
             row = {"settings": key, "id": result.program_id, "algorithm": algorithm,
-                   "test": m.get("test_accuracy"), "val": m.get("val_accuracy"), "params": m.get("params"),
+                   "test": m.get(METRICS.test), "val": m.get(METRICS.score), "params": m.get(METRICS.size),
                    "failure": f"{result.failure.kind}: {result.failure.message}" if result.failure else None,
                    "seconds": round(result.seconds, 1)}
             rows[(result.program_id, algorithm)] = row

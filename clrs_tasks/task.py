@@ -2,9 +2,9 @@
 message function, `TripletMessages(z (B, N, 2H), edge_fts (B, N, N, H), graph_fts (B, H)) -> (B, N, N, H)`.
 
 The trace sandbox exports only that slot (clrs_tasks/slot.py, B and N symbolic); a trusted worker puts it
-in the encode-process-decode model, trains it on the algorithm and reports dm-clrs' scores: the best
-validation score as `val_accuracy`, the out-of-distribution test score (n = 64) of those parameters as
-`test_accuracy`, and the whole model's parameters as `params`, so EvoPrompting's fitness is
+in the encode-process-decode model, trains it on the algorithm and reports dm-clrs' scores (`METRICS`): the
+best validation score as `val_score`, the out-of-distribution test score (n = 64) of those parameters as
+`test_score`, and the whole model's parameters as `params`, so EvoPrompting's fitness is
 -(validation error) x (model size) as in the paper. No classifier repair applies."""
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clrs_tasks import slot
-from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.tasks.base import CandidateSpec, MetricsSchema
 
+# dm-clrs' scores (a fraction of each probe right, averaged): the best validation score, and the test score
+# of the parameters that reached it
+METRICS = MetricsSchema(score="val_score", test="test_score", score_name="validation score")
 WARM_UP = """
 import flax.linen as nn
 import jax
@@ -76,12 +79,12 @@ class ClrsTask:
         return f"clrs:{self.algorithm}"
 
     @property
-    def prompt(self) -> PromptSpec:
-        return PromptSpec(
+    def candidate(self) -> CandidateSpec:
+        return CandidateSpec(
             task_line=(f"Triplet message functions of the Triplet-GMPNN processor, trained on CLRS "
                        f"{self.algorithm}. TripletMessages(z (B, N, 2H), edge_fts (B, N, N, H), graph_fts "
                        "(B, H)) returns (B, N, N, H) edge messages."),
-            class_name=slot.CLASS_NAME, score_name="validation score", closing="")
+            class_name=slot.CLASS_NAME, closing="", metrics=METRICS)
 
     tracer = "clrs_tasks.slot:trace_job"
 
@@ -143,10 +146,10 @@ class SlotTrainer:
         if not np.all(np.isfinite(final)):
             raise TrainingError("nan", f"the training loss is not finite after {self.config.steps} steps: "
                                        f"{final.tolist()}")
-        return {"val_accuracy": [float(v) for v in out["best_val"]], "test_accuracy": [float(v) for v in out["test"]],
+        return {"val_score": [float(v) for v in out["best_val"]], "test_score": [float(v) for v in out["test"]],
                 "final_loss": final.tolist(), "params": int(out["parameters"]) + counted_constants(program.constants),
                 "flops": float("nan"), "width": forward.width, "depth": forward.depth,
-                "val_accuracy_mean": float(np.mean(out["best_val"])), "test_accuracy_mean": float(np.mean(out["test"])),
+                "val_score_mean": float(np.mean(out["best_val"])), "test_score_mean": float(np.mean(out["test"])),
                 "algorithm": self.algorithm, "train_seconds": round(time.perf_counter() - start, 2),
                 "val_curve": out["val_curve"]}
 

@@ -8,11 +8,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evojax_nas.config import DEFAULT_CONFIG, load_config
 
+if TYPE_CHECKING:
+    from evojax_nas.tasks.base import MetricsSchema
 
-def _table(rows: Sequence[dict]) -> str:
+
+def _table(rows: Sequence[dict], schema: MetricsSchema) -> str:
     head = f"{'program':28} {'val':>8} {'test':>8} {'params':>8} {'FLOPs':>10} {'fitness':>10}  status"
     lines = [head, "-" * len(head)]
     for row in rows:
@@ -20,9 +24,9 @@ def _table(rows: Sequence[dict]) -> str:
         fit = row["fitness"]
         status = "ok" if row["eligible"] else row["reason"]
         lines.append(
-            f"{row['name'][:28]:28} {m.get('val_accuracy_mean', float('nan')):8.3f} "
-            f"{m.get('test_accuracy_mean', float('nan')):8.3f} {m.get('params', 0):8d} "
-            f"{m.get('flops', float('nan')):10.3g} {fit if fit is not None else float('nan'):10.1f}  "
+            f"{row['name'][:28]:28} {m.get(schema.score_mean, float('nan')):8.3f} "
+            f"{m.get(schema.test_mean, float('nan')):8.3f} {m.get(schema.size, 0):8d} "
+            f"{m.get(schema.cost, float('nan')):10.3g} {fit if fit is not None else float('nan'):10.1f}  "
             f"{status[:60]}")
     return "\n".join(lines)
 
@@ -32,12 +36,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evojax_nas.evaluate import Evaluator, EvaluatorConfig
     from evojax_nas.programs import Program
     from evojax_nas.search import score
+    from evojax_nas.tasks import get_task
 
     config = load_config(args.config)
     if args.task is not None and args.task != config.task:  # another task: its own training recipe
         import ml_collections
-
-        from evojax_nas.tasks import get_task
 
         config.task, config.task_kwargs = args.task, ml_collections.ConfigDict()
         config.train = ml_collections.ConfigDict(get_task(args.task).train_defaults())
@@ -52,12 +55,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     data = config.get("data", "published")
     print(f"evonas: evaluation data: {data}" + (" (a seed drawn for this command; no sandbox sees it)"
           if data == "private" else " (memorisable)"), file=sys.stderr)
+    schema = get_task(config.task, **config.task_kwargs).candidate.metrics
     programs = [Program.from_file(path) for path in args.paths]
     names = {program.id: Path(path).name for path, program in zip(args.paths, programs, strict=True)}
 
     def finished(result) -> None:  # each result as it comes: a long batch shows its progress
         m = result.metrics or {}
-        what = f"val {m['val_accuracy_mean']:.3f}, {m['params']} params" if result.ok else (
+        what = f"val {m[schema.score_mean]:.3f}, {m[schema.size]} params" if result.ok else (
             f"{result.failure.kind}: {result.failure.message[:100]}")
         print(f"{names.get(result.program_id, result.program_id)}: {what} ({result.seconds:.1f} s)",
               file=sys.stderr, flush=True)
@@ -66,11 +70,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results = evaluator.evaluate(programs, on_result=finished)
     rows = []
     for path, program, result in zip(args.paths, programs, results, strict=True):
-        s = score(result, config.min_val_accuracy)
+        s = score(result, config.min_val_accuracy, schema)
         rows.append({"name": Path(path).name, "id": program.id, **result.to_dict(),
                      "fitness": s.fitness, "eligible": s.eligible, "reason": s.reason})
     print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
-    print(_table(rows), file=sys.stderr)
+    print(_table(rows, schema), file=sys.stderr)
     return 0 if all(r["failure"] is None for r in rows) else 1
 
 

@@ -41,13 +41,13 @@ def test_mnist_repairs_leave_a_triplet_function_unchanged():
 
 def test_the_task_owns_its_prompt_class_and_stop_markers():
     task = get_task("clrs:graham_scan")
-    assert task.name == "clrs:graham_scan" and task.prompt.class_name == "TripletMessages"
+    assert task.name == "clrs:graham_scan" and task.candidate.class_name == "TripletMessages"
     parent = Program.from_file(SEEDS[0])
-    parent.metrics = {"val_accuracy_mean": 0.8, "params": 400_000}
-    prompt, header = build_prompt([parent], task.prompt)
+    parent.metrics = {"val_score_mean": 0.8, "params": 400_000}
+    prompt, header = build_prompt([parent], task.candidate)
     assert header == "class TripletMessages(nn.Module):" and prompt.endswith(header)
     assert "# Model 1: validation score 0.800, parameters 400000" in prompt and "graham_scan" in prompt
-    assert "\nclass TripletMessages" in stop_markers(task.prompt)
+    assert "\nclass TripletMessages" in stop_markers(task.candidate)
 
 
 def test_registry_takes_short_names_and_dotted_paths_and_never_imports_clrs_unasked():
@@ -81,7 +81,7 @@ def _check_seed_results(results) -> None:
     for path, result in zip(SEEDS, results, strict=True):
         assert result.ok, (path.name, result.failure)
         m = result.metrics
-        assert 0.0 <= m["val_accuracy_mean"] <= 1.0 and 0.0 <= m["test_accuracy_mean"] <= 1.0
+        assert 0.0 <= m["val_score_mean"] <= 1.0 and 0.0 <= m["test_score_mean"] <= 1.0
         assert m["params"] > 1_000 and m["algorithm"] == "bfs"
         if path.stem == "reference":  # LLMatic's descriptors of the slot alone, from its computation: 7
             assert (m["width"], m["depth"]) == (8, 2)  # projections of 8 features side by side, then the read-out

@@ -20,6 +20,7 @@ from evojax_nas.evaluate import Evaluator, EvaluatorConfig, frames
 from evojax_nas.evaluate.result import Result, clean_message
 from evojax_nas.evaluate.sandbox import parse_trace
 from evojax_nas.programs import Program
+from evojax_nas.tasks.classifier import METRICS
 from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import default_config
 from tests.conftest import ROOT, SEEDS, evaluation_processes
@@ -428,12 +429,12 @@ def test_a_frame_reader_survives_hostile_bytes():
 def test_replies_are_validated_against_the_schema():
     good = {"val_accuracy_mean": 0.9, "test_accuracy_mean": 0.9, "params": 10, "flops": 1.0,
             "val_accuracy": [0.9], "test_accuracy": [0.9], "final_loss": [0.1]}
-    assert Result.from_worker("p", {"id": "p", "metrics": good}, 1.0).ok
+    assert Result.from_worker("p", {"id": "p", "metrics": good}, 1.0, METRICS).ok
     for bad in ({"params": 0}, {"val_accuracy_mean": 1.5}, {"val_accuracy": [2.0]}, {"params": True},
                 {"final_loss": "x"}, {"flops": -1.0}):
-        result = Result.from_worker("p", {"id": "p", "metrics": {**good, **bad}}, 1.0)
+        result = Result.from_worker("p", {"id": "p", "metrics": {**good, **bad}}, 1.0, METRICS)
         assert result.failure.kind == "crash", bad
-    assert Result.from_worker("p", {"id": "q", "metrics": good}, 1.0).failure.kind == "crash"
+    assert Result.from_worker("p", {"id": "q", "metrics": good}, 1.0, METRICS).failure.kind == "crash"
     forged = parse_trace("p", {"id": "p", "metrics": good}, 1.0)
     assert isinstance(forged, Result) and forged.failure.kind == "crash"
     assert isinstance(parse_trace("p", {"id": "p", "programs": {"../x": "AA=="}}, 1.0), Result)

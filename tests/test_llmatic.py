@@ -32,6 +32,7 @@ from evojax_nas.search.llmatic import (
 )
 from evojax_nas.search.llmatic_prompts import MUTATIONS
 from evojax_nas.search.method import check_config, method_class
+from evojax_nas.tasks.classifier import METRICS
 from evojax_nas.tasks.classifier_trace import TraceSpec, export_class
 from evojax_nas.tasks.mnist1d import Mnist1D
 from evojax_nas.train import Trainer, default_config
@@ -141,13 +142,13 @@ def test_curiosity_accumulates_plus_one_minus_half_minus_one():
     search = llmatic()
     state, archives = constructed(search)
     entered, programs = child("better in its cell", 0.5)
-    update_archives(state, archives, search.config, [entered], programs)
+    update_archives(state, archives, search.config, [entered], programs, METRICS)
     assert state.individuals["i0"]["curiosity"] == 1.0  # its child entered the network archive
     worse, programs = child("worse in the same cell", 0.45)
-    update_archives(state, archives, search.config, [worse], programs)
+    update_archives(state, archives, search.config, [worse], programs, METRICS)
     assert state.individuals["i0"]["curiosity"] == 0.5  # not added: -0.5
     broken, programs = child("untrainable", None)
-    update_archives(state, archives, search.config, [broken], programs)
+    update_archives(state, archives, search.config, [broken], programs, METRICS)
     assert state.individuals["i0"]["curiosity"] == -0.5  # untrainable: -1.0
     # each child's individual carries its parent's curiosity after the update
     assert [state.individuals[f"i{k}"]["curiosity"] for k in (1, 2, 3)] == [1.0, 0.5, -0.5]
@@ -162,7 +163,7 @@ def test_temperature_moves_by_the_previous_best_and_stays_in_bounds():
     equal, p1 = child("reaches the best", 0.4, (50.0, 1e6), temperature=0.7)
     below, p2 = child("below the best", 0.39, (100.0, 1e7), temperature=0.7)
     above, p3 = child("beats the best", 0.9, (1.0, 1e2), temperature=0.3)
-    update_archives(state, archives, search.config, [equal, below, above], {**p1, **p2, **p3})
+    update_archives(state, archives, search.config, [equal, below, above], {**p1, **p2, **p3}, METRICS)
     assert [state.individuals[f"i{k}"]["temperature"] for k in (1, 2, 3)] == pytest.approx([0.75, 0.65, 0.35])
     # the prompt's collective fitness counts the child that beat the previous best (not the one that equalled it)
     assert state.prompt_scores[3] == 1.0 and sum(state.prompt_scores) == 1.0

@@ -28,6 +28,7 @@ from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, population, select_parents
 from evojax_nas.search.fitness import program_fitness
+from evojax_nas.tasks.classifier import METRICS
 from evojax_nas.tasks.mnist1d import Mnist1D
 from tests.conftest import evaluation_processes, write_config
 
@@ -76,7 +77,7 @@ def log_of(workdir: Path) -> list[dict]:
 
 def snapshot(state: SearchState) -> list[tuple[str, dict]]:
     """The population: ids and metrics, less what a replay need not give again (evaluate/result.py)."""
-    return [(p.id, reproducible(p.metrics)) for p in population(state.pool, 10)]
+    return [(p.id, reproducible(p.metrics)) for p in population(state.pool, 10, METRICS)]
 
 
 @pytest.mark.slow
@@ -109,7 +110,7 @@ def test_two_rounds_make_valid_new_children(run):
         assert h["trained_yield"] == (h["trained"] + h["retry_trained"]) / (h["sampled"] + h["retried"])
         assert h["retried"] >= h["retry_valid"] >= h["retry_trained"]
     # Every program in the pool with a fitness that counts was trained on 3 seeds; the seeds are confirmed.
-    for p in population(state.pool, 10):
+    for p in population(state.pool, 10, METRICS):
         assert len(p.metrics["val_accuracy"]) == 3 and "val_accuracy_std" in p.metrics
     assert all(r["stage"] == "confirm" for r in records if r["round"] == 0 and r["eligible"]
                and r is max((x for x in records if x["id"] == r["id"]), key=records.index))
@@ -149,16 +150,16 @@ def test_prompts_show_parents_in_ascending_fitness_then_the_target(run):
 def test_selection_modes(run):
     _, state = run
     rng = np.random.default_rng(0)
-    top = {p.id for p in population(state.pool, 2)}
+    top = {p.id for p in population(state.pool, 2, METRICS)}
     for _ in range(20):
-        fittest = select_parents(state, "fittest", 2, 2, rng)
+        fittest = select_parents(state, "fittest", 2, 2, rng, METRICS)
         assert {p.id for p in fittest} == top
-        assert [program_fitness(p) for p in fittest] == sorted(program_fitness(p) for p in fittest)
-        assert all(p.origin["kind"] == "seed" for p in select_parents(state, "seeds", 2, 2, rng))
-    drawn = {p.id for _ in range(50) for p in select_parents(state, "random", 2, 2, rng)}
+        assert [program_fitness(p, METRICS) for p in fittest] == sorted(program_fitness(p, METRICS) for p in fittest)
+        assert all(p.origin["kind"] == "seed" for p in select_parents(state, "seeds", 2, 2, rng, METRICS))
+    drawn = {p.id for _ in range(50) for p in select_parents(state, "random", 2, 2, rng, METRICS)}
     assert drawn == {p.id for p in state.pool}, "random parents reach every eligible program"
     with pytest.raises(ValueError, match="search.parents"):
-        select_parents(state, "best", 2, 2, rng)
+        select_parents(state, "best", 2, 2, rng, METRICS)
 
 
 @pytest.mark.slow
@@ -167,7 +168,7 @@ def test_the_prompt_tuning_flag(run, lm, config_file):
     _, state = run
     assert state.history[1].get("tune_steps", 0) > 0 and "tune_steps" not in state.history[2]
     config = load_config(config_file).search
-    child, parents = state.pool[0], population(state.pool, 2)
+    child, parents = state.pool[0], population(state.pool, 2, METRICS)
     trained = [(Child(child, parents, child.source), Result(child.id, metrics=child.metrics), True)]
     for flag in (True, False):
         config.prompt_tuning = flag
@@ -226,7 +227,8 @@ def test_a_run_draws_its_private_data_seed_once_and_keeps_it(tmp_path):
     (tmp_path / "data_seed").write_text("not a seed")
     with pytest.raises(ValueError, match="cannot resume on the data it began with"):
         run_data_seed(tmp_path, new=False)
-    run = {"name": "r", "candidates": [], "rounds": [], "method": "evoprompting", "data": "published"}
+    run = {"name": "r", "candidates": [], "rounds": [], "method": "evoprompting", "data": "published",
+           "metrics": METRICS}
     assert "published, memorisable" in summary([run], 5)
 
 

@@ -10,6 +10,7 @@ from evojax_nas.evaluate import Evaluator, EvaluatorConfig
 from evojax_nas.programs.program import Program
 from evojax_nas.search.evoprompting import EvoPrompting, population
 from evojax_nas.tasks import get_task
+from evojax_nas.tasks.classifier import METRICS
 from tests.test_search_logic import HEAD, MemoryJournal, ScriptedLM, body, config
 
 
@@ -35,5 +36,5 @@ def test_one_search_round_on_the_third_task():
     assert state.round == 1 and state.history[1]["trained"] >= 1, state.history
     children = [p for p in state.pool if p.origin.get("kind") != "seed"]
     assert children and all("nn.Dense(2)" in p.source for p in children)
-    for program in population(state.pool, 10):
+    for program in population(state.pool, 10, METRICS):
         assert program.metrics["val_accuracy_mean"] > 0.6, (program.source, program.metrics)

@@ -346,7 +346,7 @@ class _Round:
                 return Result.failed(program.id, "crash", "the train worker called it a duplicate of nothing "
                                      "trained", seconds)
             return Result.failed(program.id, "duplicate", f"computes the same as program {original}", seconds)
-        result = Result.from_worker(program.id, reply, seconds)
+        result = Result.from_worker(program.id, reply, seconds, self.ev.task.candidate.metrics)
         if result.metrics is not None:  # the round's time split: trace, queue (here); compile, train (the worker)
             result.metrics.update(job.split())
         if result.computation is not None and result.failure is None and self.full:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evojax_nas.programs.program import FAILURE_KINDS, Failure, with_failure
+
+if TYPE_CHECKING:
+    from evojax_nas.tasks.base import MetricsSchema
 
 MAX_MESSAGE_CHARS = 2_000
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
@@ -60,8 +63,9 @@ class Result:
         return cls(program_id, failure=Failure(kind, clean_message(message)), seconds=seconds)
 
     @classmethod
-    def from_worker(cls, program_id: str, message: Any, seconds: float) -> Result:
-        """Validate a train worker's reply against its schema; anything malformed becomes a crash."""
+    def from_worker(cls, program_id: str, message: Any, seconds: float, schema: MetricsSchema) -> Result:
+        """Validate a train worker's reply against the reply's schema and the task's metrics (`schema`);
+        anything malformed becomes a crash."""
         if not isinstance(message, dict) or message.get("id") != program_id:
             return cls.failed(program_id, "crash", "worker sent a malformed reply", seconds)
         computation = message.get("computation")
@@ -76,15 +80,12 @@ class Result:
             result.computation = computation
             return result
         metrics = message.get("metrics")
-        problem = _metrics_problem(metrics)
+        problem = _metrics_problem(metrics, schema)
         if problem:
             return cls.failed(program_id, "crash", f"worker sent unusable metrics: {problem}", seconds)
         return cls(program_id, metrics=metrics, seconds=seconds, computation=computation)
 
 
-# Ranges of the metrics a reply must carry: accuracies are fractions, sizes positive.
-METRIC_RANGES = {"val_accuracy_mean": (0.0, 1.0), "test_accuracy_mean": (0.0, 1.0), "params": (1, 1e12),
-                 "flops": (0.0, 1e18)}
 OPTIONAL_RANGES = {"width": (0, 1e9), "depth": (0, 1e6)}  # LLMatic's descriptors, where a task measures them
 
 
@@ -94,22 +95,29 @@ def reproducible(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if not (k.endswith("_seconds") or k.startswith("cache_"))}
 
 
-def _metrics_problem(metrics: Any) -> str | None:
+def metric_ranges(schema: MetricsSchema) -> dict[str, tuple[float, float]]:
+    """The ranges of the numbers a reply must carry: the scores' means within the task's range, sizes positive."""
+    return {schema.score_mean: schema.score_range, schema.test_mean: schema.score_range, schema.size: (1, 1e12),
+            schema.cost: (0.0, 1e18)}
+
+
+def _metrics_problem(metrics: Any, schema: MetricsSchema) -> str | None:
     if not isinstance(metrics, dict):
         return "no metrics"
-    for name, (low, high) in METRIC_RANGES.items():
+    for name, (low, high) in metric_ranges(schema).items():
         value = metrics.get(name)
         if not isinstance(value, int | float) or isinstance(value, bool) or not (
-                math.isfinite(value) or name == "flops") or (math.isfinite(value) and not low <= value <= high):
+                math.isfinite(value) or name == schema.cost) or (math.isfinite(value) and not low <= value <= high):
             return f"{name}={str(value)[:30]} outside [{low}, {high}]"
     for name, (low, high) in OPTIONAL_RANGES.items():
         value = metrics.get(name)
         if name in metrics and not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
             return f"{name}={str(value)[:30]} outside [{low}, {high}]"
-    for name in ("val_accuracy", "test_accuracy", "final_loss"):
+    for name in schema.per_seed:
         values = metrics.get(name)
         if not isinstance(values, list) or not values or not all(isinstance(v, int | float) for v in values):
             return f"{name} is not a list of numbers"
-    if not all(0.0 <= v <= 1.0 for v in metrics["val_accuracy"] + metrics["test_accuracy"]):
-        return "a per-seed accuracy outside [0, 1]"
+    low, high = schema.score_range
+    if not all(low <= v <= high for v in metrics[schema.score] + metrics[schema.test]):
+        return f"a per-seed score outside [{low}, {high}]"
     return None

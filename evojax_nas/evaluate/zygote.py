@@ -26,15 +26,14 @@ from typing import Any
 
 from evojax_nas.evaluate import frames, isolation
 from evojax_nas.evaluate.result import mentions_oom
+from evojax_nas.programs.loader import LoadError  # here, not in classify(): a sandbox may be unable to import
+from evojax_nas.programs.program import error_kind  # anything the zygote has not (the CLRS zygote's lacked these)
 
 MAX_CONTROL_BYTES = 1 << 20
 
 
 def classify(err: BaseException) -> tuple[str, str]:
     """(failure kind, message) of an exception raised while loading or tracing a candidate."""
-    from evojax_nas.programs.loader import LoadError
-    from evojax_nas.train.trainer import error_kind
-
     if isinstance(err, LoadError):
         return err.failure.kind, err.failure.message
     text = f"{type(err).__name__}: {err}"

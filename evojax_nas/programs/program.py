@@ -26,6 +26,13 @@ class Failure:
             raise ValueError(f"unknown failure kind {self.kind!r}; expected one of {FAILURE_KINDS}")
 
 
+def error_kind(err: BaseException) -> str:
+    """The failure kind of an error a candidate's code raised: shape when its message speaks of shapes, else
+    crash."""
+    text = f"{type(err).__name__} {err}".lower()
+    return "shape" if any(w in text for w in ("shape", "dimension", "rank", "incompatible")) else "crash"
+
+
 def with_failure(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of to_dict() data (a Program's or a Result's) with its failure, if any, a Failure again."""
     data = dict(data)

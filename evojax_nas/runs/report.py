@@ -17,6 +17,8 @@ from typing import Any
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.fitness import fittest
 from evojax_nas.search.method import method_class
+from evojax_nas.tasks import get_task
+from evojax_nas.tasks.base import MetricsSchema
 
 DATA_NOTES = {"private": "private (generated from a seed the run drew and keeps in its directory; no sandbox sees "
                         "it, so no candidate can rebuild the validation and test sets)",
@@ -31,7 +33,8 @@ def load_run(workdir: Path) -> dict[str, Any]:
     return {"name": workdir.name, "candidates": latest(AppendLog(workdir / "candidates.jsonl").read()),
             "rounds": AppendLog(workdir / "metrics.jsonl").read(), "workdir": workdir,
             "method": config.get("search", {}).get("method", "evoprompting"),
-            "data": config.get("data", "published"), "state": None}
+            "data": config.get("data", "published"), "state": None,
+            "metrics": get_task(config.get("task", "mnist1d"), **config.get("task_kwargs", {})).candidate.metrics}
 
 
 def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,7 +52,7 @@ def eligible(run: dict[str, Any]) -> list[dict[str, Any]]:
 
 def ranked(run: dict[str, Any]) -> list[dict[str, Any]]:
     """What a run's table lists, best first, in its method's order (search/base.py's SearchMethod)."""
-    return method_class(run["method"]).report_ranking(run["candidates"], lambda: run_state(run))
+    return method_class(run["method"]).report_ranking(run["candidates"], lambda: run_state(run), run["metrics"])
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -84,7 +87,8 @@ def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for run in runs:
         best = eligible(run)[:top]
-        points = [(c["result"]["metrics"]["params"], 1 - c["result"]["metrics"]["test_accuracy_mean"]) for c in best]
+        schema = run["metrics"]
+        points = [(c["result"]["metrics"][schema.size], 1 - c["result"]["metrics"][schema.test_mean]) for c in best]
         if not points:
             continue
         dots = ax.scatter(*zip(*points, strict=True), s=14, alpha=0.6, label=f"{run['name']} (top {len(points)})")
@@ -124,12 +128,13 @@ def plot(runs: Sequence[dict[str, Any]], out: Path, top: int) -> list[Path]:
         xs, ys = [], []
         for n, c in enumerate(run["candidates"], 1):
             m = c["result"].get("metrics")
-            if m and (not ys or m["val_accuracy_mean"] > ys[-1]):
+            if m and (not ys or m[run["metrics"].score_mean] > ys[-1]):
                 xs.append(n)
-                ys.append(m["val_accuracy_mean"])
+                ys.append(m[run["metrics"].score_mean])
         if xs:
             ax.step(xs + [len(run["candidates"])], ys + ys[-1:], where="post", label=run["name"])
-    ax.set(xlabel="models evaluated", ylabel="best validation accuracy", title="Best accuracy")
+    ax.set(xlabel="models evaluated", ylabel=f"best {' / '.join(sorted({r['metrics'].score_name for r in runs}))}",
+           title="Best accuracy")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "best_accuracy.png", dpi=120)
@@ -161,11 +166,11 @@ def run_state(run: dict[str, Any]) -> dict[str, Any] | None:
     return run["state"] or None
 
 
-def spread(metrics: dict[str, Any]) -> str:
+def spread(metrics: dict[str, Any], schema: MetricsSchema) -> str:
     """The validation score (accuracy; dm-clrs' score on CLRS) as mean ± std over its training seeds."""
-    accs = metrics.get("val_accuracy") or [metrics["val_accuracy_mean"]]
+    accs = metrics.get(schema.score) or [metrics[schema.score_mean]]
     if len(accs) == 1:
-        return f"{metrics['val_accuracy_mean']:.3f} (1 seed)"
+        return f"{metrics[schema.score_mean]:.3f} (1 seed)"
     return f"{statistics.fmean(accs):.3f} ± {statistics.pstdev(accs):.3f} ({len(accs)})"
 
 
@@ -174,7 +179,7 @@ def summary(runs: Sequence[dict[str, Any]], top: int, figures: dict[str, list[Pa
     lines = ["# Search report", "",
              "![Pareto front](pareto.png) ![Maximum fitness](max_fitness.png) ![Best accuracy](best_accuracy.png)", ""]
     for run in runs:
-        by_id = {c["id"]: c for c in run["candidates"]}
+        by_id, schema = {c["id"]: c for c in run["candidates"]}, run["metrics"]
         seeds = [c for c in run["candidates"] if c["program"]["origin"].get("kind") == "seed"]
         best_seed = max((c["fitness"] for c in seeds if c["eligible"]), default=None)
         lines += [f"## {run['name']}", "",
@@ -185,8 +190,8 @@ def summary(runs: Sequence[dict[str, Any]], top: int, figures: dict[str, list[Pa
                   "|---|---|---|---|---|---|---|---|"]
         for rank, c in enumerate(ranked(run)[:top], 1):
             m = c["result"]["metrics"]
-            lines.append(f"| {rank} | {name_of(c)} | {c['round']} | {spread(m)} | "
-                         f"{m['test_accuracy_mean']:.3f} | {int(m['params'])} | {c['fitness']:.1f} | "
+            lines.append(f"| {rank} | {name_of(c)} | {c['round']} | {spread(m, schema)} | "
+                         f"{m[schema.test_mean]:.3f} | {int(m[schema.size])} | {c['fitness']:.1f} | "
                          f"{lineage(c, by_id)} |")
         keys = method_class(run["method"]).REPORT_KEYS
         if figures.get(run["name"]):

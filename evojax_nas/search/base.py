@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from evojax_nas.programs.program import Program
     from evojax_nas.search.fitness import Score
     from evojax_nas.search.pipeline import Pipeline
-    from evojax_nas.tasks.base import Task
+    from evojax_nas.tasks.base import MetricsSchema, Task
 
 
 class Journal(Protocol):
@@ -83,10 +83,10 @@ class SearchMethod(Protocol[State]):
         ...
 
     @staticmethod
-    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None]
-                       ) -> list[dict[str, Any]]:
+    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None],
+                       schema: MetricsSchema) -> list[dict[str, Any]]:
         """The logged records (runs/journal.py) the report's table lists, best first; `state` restores the
-        run's newest checkpointed state when the method needs it."""
+        run's newest checkpointed state when the method needs it; `schema`: the run's task's metrics."""
         ...
 
     @staticmethod

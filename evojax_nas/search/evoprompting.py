@@ -32,12 +32,12 @@ from evojax_nas.lm.base import LanguageModel, SoftPromptTunable
 from evojax_nas.lm.soft_prompt import Example
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.base import Journal
-from evojax_nas.search.fitness import Score, fittest, program_fitness, score, screen_fitness
+from evojax_nas.search.fitness import Score, fittest, program_fitness, screen_fitness
 from evojax_nas.search.method import check_confirm_seeds, confirmation_seeds
 from evojax_nas.search.mutation import vary
 from evojax_nas.search.pipeline import Child, Pipeline
 from evojax_nas.search.prompts import build_prompt, build_retry_prompt, edit_prefix
-from evojax_nas.tasks.base import Task
+from evojax_nas.tasks.base import MetricsSchema, Task
 
 RETRIED_KINDS = ("syntax", "forbidden", "interface", "shape", "nan", "crash")  # not timeout, oom: size, not bugs
 
@@ -91,18 +91,18 @@ class SearchState:
                    data["rng"], list(data["history"]), list(data.get("fingerprints", [])))
 
 
-def population(pool: Sequence[Program], size: int) -> list[Program]:
+def population(pool: Sequence[Program], size: int, schema: MetricsSchema) -> list[Program]:
     """The best `size` programs of the pool, fittest first (ties broken by id, for determinism)."""
-    return sorted(pool, key=lambda p: (-program_fitness(p), p.id))[:size]
+    return sorted(pool, key=lambda p: (-program_fitness(p, schema), p.id))[:size]
 
 
 def select_parents(state: SearchState, mode: str, shots: int, population_size: int,
-                   rng: np.random.Generator) -> list[Program]:
+                   rng: np.random.Generator, schema: MetricsSchema) -> list[Program]:
     """`shots` distinct parents, in ascending fitness (the prompt's order).
     fittest: drawn from the population (the best `population_size`); random: from every eligible evaluated
     program; seeds: from the eligible seeds only (naive few-shot prompting)."""
     if mode == "fittest":
-        candidates = population(state.pool, population_size)
+        candidates = population(state.pool, population_size, schema)
     elif mode == "random":
         candidates = sorted(state.pool, key=lambda p: p.id)
     elif mode == "seeds":
@@ -112,17 +112,17 @@ def select_parents(state: SearchState, mode: str, shots: int, population_size: i
     if not candidates:
         raise RuntimeError("no eligible parents: every seed failed or fell under the accuracy threshold")
     picked = rng.choice(len(candidates), size=min(shots, len(candidates)), replace=False)
-    return sorted((candidates[i] for i in picked), key=program_fitness)
+    return sorted((candidates[i] for i in picked), key=lambda p: program_fitness(p, schema))
 
 
-def same_outcome(result: Result, others: list[tuple[str, dict[str, Any]]]) -> str | None:
+def same_outcome(result: Result, others: list[tuple[str, dict[str, Any]]], schema: MetricsSchema) -> str | None:
     """The id of another program whose training gave exactly these parameters, losses and accuracies on the
     same seeds: the same network under a text the fingerprint did not see through."""
     m = result.metrics
     k = len(m["final_loss"])
     for other_id, om in others:
         if om["params"] == m["params"] and om["final_loss"][:k] == m["final_loss"] \
-                and om["val_accuracy"][:k] == m["val_accuracy"]:
+                and om[schema.score][:k] == m[schema.score]:
             return other_id
     return None
 
@@ -134,8 +134,8 @@ class EvoPrompting:
                    "eligible", "confirmed", "trained_yield", "best_fitness", "peak_rss_gb", "seconds")
 
     @staticmethod
-    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None]
-                       ) -> list[dict[str, Any]]:
+    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None],
+                       schema: MetricsSchema) -> list[dict[str, Any]]:
         """The report's table: every eligible candidate, fittest first."""
         return fittest(records)
 
@@ -154,7 +154,7 @@ class EvoPrompting:
         check_config(config)
         self.config, self.lm = config, lm
         self.seeds = list(seeds)
-        self.task, self.spec = task, task.prompt
+        self.task, self.spec, self.schema = task, task.candidate, task.candidate.metrics
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
         self.screen_seeds, self.train_seed = screen_seeds, train_seed
 
@@ -172,7 +172,7 @@ class EvoPrompting:
 
     def best(self, state: SearchState) -> list[Program]:
         """The pool, fittest first."""
-        return population(state.pool, len(state.pool))
+        return population(state.pool, len(state.pool), self.schema)
 
     def initial_state(self) -> SearchState:
         return SearchState(rng=np.random.default_rng(self.config.seed).bit_generator.state)
@@ -200,13 +200,13 @@ class EvoPrompting:
             trained += retry_trained
             stats.update(retry_stats, retry_trained=len(retry_trained))
         stats.update(self._tune(new, trained, rng))
-        top = population(new.pool, self.config.population_size)
+        top = population(new.pool, self.config.population_size, self.schema)
         stats.update(round=new.round, evaluated=len(children), trained=len(trained) - stats.get("retry_trained", 0),
                      trained_yield=len(trained) / max(stats["sampled"] + stats.get("retried", 0), 1),
                      eligible=sum(1 for *_, eligible in trained if eligible),
                      stopped=sum(f.kind == "stopped" for _, f in failed),  # by successive halving
-                     confirmed=sum(len(c.program.metrics["val_accuracy"]) > self.screen_seeds for c, *_ in trained),
-                     best_fitness=program_fitness(top[0]) if top else None,
+                     confirmed=sum(len(c.program.metrics[self.schema.score]) > self.screen_seeds for c, *_ in trained),
+                     best_fitness=program_fitness(top[0], self.schema) if top else None,
                      models_evaluated=len(new.seen), seconds=round(time.perf_counter() - start, 2))
         new.history.append(stats)
         new.rng = rng.bit_generator.state
@@ -214,8 +214,8 @@ class EvoPrompting:
 
     def _entry_threshold(self, state: SearchState) -> float:
         """The fitness a child must beat to enter the population (-inf while it has room)."""
-        top = population(state.pool, self.config.population_size)
-        return program_fitness(top[-1]) if len(top) >= self.config.population_size else -np.inf
+        top = population(state.pool, self.config.population_size, self.schema)
+        return program_fitness(top[-1], self.schema) if len(top) >= self.config.population_size else -np.inf
 
     def _sample(self, state: SearchState, rng: np.random.Generator
                 ) -> tuple[list[Child], list[tuple[Child, Failure]], dict[str, Any]]:
@@ -230,7 +230,7 @@ class EvoPrompting:
         stats = {"sampled": 0, "extracted": 0, "new": 0, "duplicates": 0, "valid": 0}
         attempt = 0
         while len(children) < cfg.num_children and stats["sampled"] < cfg.max_samples_per_round:
-            parents = [select_parents(state, cfg.parents, cfg.shots, cfg.population_size, rng)
+            parents = [select_parents(state, cfg.parents, cfg.shots, cfg.population_size, rng, self.schema)
                        for _ in range(cfg.num_prompts)]
             temps = [float(t) for t in rng.choice(cfg.temperatures, size=cfg.num_prompts)]
             lm_seed = int(rng.integers(2**31))
@@ -313,12 +313,12 @@ class EvoPrompting:
         trained, failed, confirm, twins = [], [], [], set()
         for child in children:
             result = screened[child.program.id]
-            s = score(result, self.pipeline.min_val_accuracy)
+            s = self.pipeline.score(result)
             if not result.ok:
                 failed.append((child, result.failure))
-            elif s.eligible and screen_fitness(result.metrics) > threshold:
+            elif s.eligible and screen_fitness(result.metrics, self.schema) > threshold:
                 twin = same_outcome(result, [(p.id, p.metrics) for p in state.pool]
-                                    + [(c.program.id, screened[c.program.id].metrics) for c in confirm])
+                                    + [(c.program.id, screened[c.program.id].metrics) for c in confirm], self.schema)
                 if twin is None:
                     confirm.append(child)
                 else:  # trained the same to the last digit as a program in the pool: the same network
@@ -334,7 +334,7 @@ class EvoPrompting:
             if not result.ok:
                 continue
             child.program.metrics = result.metrics
-            eligible = score(result, self.pipeline.min_val_accuracy).eligible and child.program.id not in twins
+            eligible = self.pipeline.score(result).eligible and child.program.id not in twins
             trained.append((child, result, eligible))
             if eligible and child.program.id not in pool_ids:
                 state.pool.append(child.program)
@@ -352,7 +352,7 @@ class EvoPrompting:
             return {}
         examples = []
         for child, result, _ in trained:
-            target = (result.metrics["val_accuracy_mean"], int(result.metrics["params"]))
+            target = self.schema.of(result.metrics)
             prompt, header = build_prompt(child.parents, self.spec, target=target)
             examples.append(Example(prompt[: -len(header)], child.code))
         self.pipeline.progress("tuning", {"round": state.round, "examples": len(examples)})

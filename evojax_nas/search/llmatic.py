@@ -46,11 +46,11 @@ from evojax_nas.lm.base import LanguageModel
 from evojax_nas.programs.program import Program
 from evojax_nas.search.archive import Archive, Axis
 from evojax_nas.search.base import Journal
-from evojax_nas.search.fitness import score, screen_fitness
+from evojax_nas.search.fitness import screen_fitness
 from evojax_nas.search.llmatic_prompts import CROSSOVER, MUTATIONS, RANDOM_GENERATION, build_instruction_prompt
 from evojax_nas.search.method import check_confirm_seeds, confirmation_seeds
 from evojax_nas.search.pipeline import Child, Pipeline
-from evojax_nas.tasks.base import Task
+from evojax_nas.tasks.base import MetricsSchema, Task
 
 ABLATIONS = ("none", "network_archive_only", "prompt_archive_only", "mutation_only", "crossover_only",
              "random_generation")
@@ -108,12 +108,12 @@ class Request:
 
 @dataclasses.dataclass
 class Outcome:
-    """What became of a request: the trained child's id, accuracy and descriptors; untrainable when the
-    accuracy is None; a duplicate of a program seen when `duplicate`."""
+    """What became of a request: the trained child's id, validation score (the task's, `MetricsSchema`) and
+    descriptors; untrainable when the score is None; a duplicate of a program seen when `duplicate`."""
 
     request: Request
     program_id: str | None = None
-    val_accuracy: float | None = None
+    score: float | None = None
     descriptors: tuple[float, ...] | None = None
     duplicate: bool = False
 
@@ -171,10 +171,10 @@ class Archives:
         kept = set(self.prompts.ids()) if self.prompts else set(state.prompt_population)
         state.individuals = {k: v for k, v in state.individuals.items() if k in kept}
 
-    def best(self, state: LlmaticState) -> float:
+    def best(self, state: LlmaticState, schema: MetricsSchema) -> float:
         if self.networks:
             return max((e["objective"] for e in self.networks.elites()), default=-math.inf)
-        return max((state.programs[i]["metrics"]["val_accuracy_mean"] for i in state.population), default=-math.inf)
+        return max((state.programs[i]["metrics"][schema.score_mean] for i in state.population), default=-math.inf)
 
 
 def curious_individuals(state: LlmaticState, archives: Archives) -> list[str]:
@@ -250,7 +250,7 @@ def plan_generation(state: LlmaticState, archives: Archives, config: ConfigDict,
 
 def curiosity_delta(outcome: Outcome, added: bool) -> float:
     """+1.0 when the child entered the network archive, -0.5 when it did not, -1.0 when untrainable."""
-    if outcome.val_accuracy is None and not outcome.duplicate:
+    if outcome.score is None and not outcome.duplicate:
         return -1.0
     return 1.0 if added else -0.5
 
@@ -261,22 +261,22 @@ def moved_temperature(temperature: float, reached_best: bool, step: float) -> fl
 
 
 def update_archives(state: LlmaticState, archives: Archives, config: ConfigDict, outcomes: Sequence[Outcome],
-                    programs: dict[str, Program]) -> dict[str, Any]:
+                    programs: dict[str, Program], schema: MetricsSchema) -> dict[str, Any]:
     """Offer each trained child to the network archive (or population) and each mutation's individual to
     the prompt archive, applying the curiosity, fitness and temperature rules. Returns counts."""
     previous_best = state.best
     counts = {"added_networks": 0, "added_prompts": 0}
     for outcome in outcomes:
         added = False
-        if outcome.val_accuracy is not None:
-            added = offer_network(state, archives, config, outcome, programs[outcome.program_id])
+        if outcome.score is not None:
+            added = offer_network(state, archives, config, outcome, programs[outcome.program_id], schema)
             counts["added_networks"] += added
         req = outcome.request
         if req.kind != "mutation" or req.prompt < 0:
             continue  # a crossover or the random-generation prompt offers no individual
         delta = curiosity_delta(outcome, added)
-        reached = outcome.val_accuracy is not None and outcome.val_accuracy >= previous_best
-        beat = outcome.val_accuracy is not None and outcome.val_accuracy > previous_best
+        reached = outcome.score is not None and outcome.score >= previous_best
+        beat = outcome.score is not None and outcome.score > previous_best
         if config.ablation == "network_archive_only":
             ind = state.individuals[req.individual] if req.individual else None
             if ind is not None:  # one score per individual, and its temperature +-0.1, in place
@@ -305,15 +305,15 @@ def add_individual(state: LlmaticState, individual: dict[str, Any]) -> str:
     return name
 
 
-def offer_network(state: LlmaticState, archives: Archives, config: ConfigDict, outcome: Outcome, program: Program
-                  ) -> bool:
+def offer_network(state: LlmaticState, archives: Archives, config: ConfigDict, outcome: Outcome, program: Program,
+                  schema: MetricsSchema) -> bool:
     """Whether the trained child entered the network archive (or, without one, the population)."""
     program_id = outcome.program_id
     if archives.networks is not None:
-        added = archives.networks.add(program_id, outcome.val_accuracy, list(outcome.descriptors))
+        added = archives.networks.add(program_id, outcome.score, list(outcome.descriptors))
     else:
         ranked = sorted(state.population + [program_id], key=lambda i: (
-            -(outcome.val_accuracy if i == program_id else state.programs[i]["metrics"]["val_accuracy_mean"]), i))
+            -(outcome.score if i == program_id else state.programs[i]["metrics"][schema.score_mean]), i))
         state.population = ranked[: config.population_size]
         added = program_id in state.population
     if added:
@@ -327,18 +327,18 @@ class Llmatic:
 
     REPORT_KEYS = ("sampled", "valid", "trained", "mutation_trainable", "crossover_trainable", "added_networks",
                    "added_prompts", "network_cells", "network_qd_score", "prompt_cells", "prompt_qd_score",
-                   "best_val_accuracy", "best_fitness", "seconds")
+                   "best_score", "best_fitness", "seconds")
 
     @staticmethod
-    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None]
-                       ) -> list[dict[str, Any]]:
+    def report_ranking(records: list[dict[str, Any]], state: Callable[[], dict[str, Any] | None],
+                       schema: MetricsSchema) -> list[dict[str, Any]]:
         """The report's table: the networks the run holds (its network archive, or its population), by
-        validation accuracy."""
+        validation score."""
         held_state = state() or {}
         held = {e["id"] for e in (held_state.get("networks") or {}).get("elites", [])}
         held |= set(held_state.get("population", []))
         return sorted((c for c in records if c["id"] in held and c["result"].get("metrics")),
-                      key=lambda c: -c["result"]["metrics"]["val_accuracy_mean"])
+                      key=lambda c: -c["result"]["metrics"][schema.score_mean])
 
     @staticmethod
     def report_figures(run_name: str, state: Callable[[], dict[str, Any] | None], rows: list[dict[str, Any]],
@@ -362,6 +362,7 @@ class Llmatic:
         if not seeds:
             raise ValueError("LLMatic needs an initial network: give one seed program")
         self.config, self.task, self.initial = config, task, seeds[0]
+        self.schema = task.candidate.metrics
         self.example = (seeds[0], seeds[1]) if len(seeds) > 1 else None
         self.pipeline = Pipeline(lm, evaluator, journal, task, min_val_accuracy, config.max_new_tokens, progress)
         self.axes = [Axis.from_config(a) for a in config.network_descriptors]
@@ -395,9 +396,9 @@ class Llmatic:
         return LlmaticState.from_dict(data)
 
     def best(self, state: LlmaticState) -> list[Program]:
-        """The held networks, most accurate first."""
+        """The held networks, best validation score first."""
         return sorted((Program.from_dict(p) for p in state.programs.values()),
-                      key=lambda p: (-p.metrics["val_accuracy_mean"], p.id))
+                      key=lambda p: (-p.metrics[self.schema.score_mean], p.id))
 
     def run_round(self, state: LlmaticState) -> LlmaticState:
         """Run the next generation and return the new state (the input is not modified)."""
@@ -417,11 +418,11 @@ class Llmatic:
             operator, requests = plan_generation(new, archives, self.config, self.initial.id, rng)
             pairs = self._sample(new, requests, int(rng.integers(2**31)), stats)
         outcomes, programs = self._evaluate(new, pairs)
-        if new.round == 0 and outcomes[0].val_accuracy is None:
+        if new.round == 0 and outcomes[0].score is None:
             failure = self.pipeline.journal.known_result(self.initial.id).failure
             raise RuntimeError(f"the initial network did not train: {failure.kind}: {failure.message}")
-        counts = update_archives(new, archives, self.config, outcomes, programs)
-        new.best = max(new.best, archives.best(new))
+        counts = update_archives(new, archives, self.config, outcomes, programs, self.schema)
+        new.best = max(new.best, archives.best(new, self.schema))
         archives.store(new)
         stats.update(self._stats(new, archives, operator, outcomes, counts))
         stats.update(seconds=round(time.perf_counter() - start, 2))
@@ -438,7 +439,7 @@ class Llmatic:
             parents = [self._program(state, i) for i in req.parents]
             parents_of.append(parents)
             instruction = {CROSSOVER_PROMPT: CROSSOVER, RANDOM_PROMPT: RANDOM_GENERATION}.get(req.prompt)
-            prompts.append(build_instruction_prompt(parents, instruction or MUTATIONS[req.prompt], self.task.prompt,
+            prompts.append(build_instruction_prompt(parents, instruction or MUTATIONS[req.prompt], self.task.candidate,
                                                     self.example))
         completions = self.pipeline.generate(state, [p for p, _ in prompts], [r.temperature for r in requests], 1,
                                              lm_seed, {"attempt": 0})
@@ -475,8 +476,8 @@ class Llmatic:
         trainable = [c.program for _, c, status in pairs if status == "new"]
         results = self.pipeline.train(state, trainable) if trainable else {}
         best = -math.inf if state.best_fitness is None else state.best_fitness
-        confirm = [p for p in trainable if score(results[p.id], self.pipeline.min_val_accuracy).eligible
-                   and screen_fitness(results[p.id].metrics) > best]
+        confirm = [p for p in trainable if self.pipeline.score(results[p.id]).eligible
+                   and screen_fitness(results[p.id].metrics, self.schema) > best]
         if self.confirm and confirm:
             results.update(self.pipeline.train(state, confirm, "confirm", self.confirm))
         outcomes, programs = [], {}
@@ -493,11 +494,11 @@ class Llmatic:
             return Outcome(req, program.id)
         program.metrics = result.metrics
         programs[program.id] = program
-        s = score(result, self.pipeline.min_val_accuracy)
+        s = self.pipeline.score(result)
         if s.eligible and (state.best_fitness is None or s.fitness > state.best_fitness):
             state.best_fitness = s.fitness
         m = result.metrics
-        return Outcome(req, program.id, float(m["val_accuracy_mean"]),
+        return Outcome(req, program.id, float(m[self.schema.score_mean]),
                        tuple(descriptor(m, a.name) for a in self.axes))
 
     def _stats(self, state: LlmaticState, archives: Archives, operator: str, outcomes: list[Outcome],
@@ -506,15 +507,15 @@ class Llmatic:
         for kind in ("mutation", "crossover", "random"):
             mine = [o for o in outcomes if o.request.kind == kind]
             if mine:
-                trained = sum(o.val_accuracy is not None for o in mine)
+                trained = sum(o.score is not None for o in mine)
                 out.update({f"{kind}_children": len(mine), f"{kind}_trained": trained,
                             f"{kind}_trainable": trained / len(mine)})
-        out["trained"] = sum(o.val_accuracy is not None for o in outcomes)
+        out["trained"] = sum(o.score is not None for o in outcomes)
         out["trained_yield"] = out["trained"] / max(len(outcomes), 1)
         for name, archive in (("network", archives.networks), ("prompt", archives.prompts)):
             if archive is not None:
                 out.update({f"{name}_{k}": v for k, v in archive.stats().items()})
-        out.update(best_val_accuracy=None if math.isinf(state.best) else state.best,
+        out.update(best_score=None if math.isinf(state.best) else state.best,
                    best_fitness=state.best_fitness, models_evaluated=len(state.seen))
         return out
 

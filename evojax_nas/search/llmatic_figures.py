@@ -37,9 +37,9 @@ def figures(run_name: str, state: dict[str, Any] | None, rows: list[dict[str, An
                           label=name)
     qd.set(xlabel="generation", ylabel="QD-score (sum of elite fitness)", title=f"{run_name}: QD-score")
     coverage.set(xlabel="generation", ylabel="coverage (filled cells)", title=f"{run_name}: coverage")
-    best.plot([r["step"] for r in rows if "best_val_accuracy" in r],
-              [r["best_val_accuracy"] for r in rows if "best_val_accuracy" in r], marker="o")
-    best.set(xlabel="generation", ylabel="best validation accuracy", title=f"{run_name}: best accuracy")
+    best.plot([r["step"] for r in rows if "best_score" in r],
+              [r["best_score"] for r in rows if "best_score" in r], marker="o")
+    best.set(xlabel="generation", ylabel="best validation score", title=f"{run_name}: best accuracy")
     for ax in (qd, coverage):
         ax.legend(fontsize=8)
     fig.tight_layout()

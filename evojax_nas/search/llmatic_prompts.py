@@ -8,7 +8,7 @@ import ast
 
 from evojax_nas.programs.program import Program
 from evojax_nas.search.prompts import IMPORTS, code_body
-from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.tasks.base import CandidateSpec
 
 MUTATIONS = (
     "Add a layer to improve the above network",
@@ -46,7 +46,7 @@ def call_header(source: str, class_name: str) -> str:
     return f"class {class_name}(nn.Module):"
 
 
-def build_instruction_prompt(parents: list[Program], instruction: str, spec: PromptSpec,
+def build_instruction_prompt(parents: list[Program], instruction: str, spec: CandidateSpec,
                              example: tuple[Program, Program] | None = None) -> tuple[str, str]:
     """(prompt, header): the task line, the imports, a worked example when given (a network, the instruction
     in the other's docstring, the other network), each parent's code, the instruction, the header of the

@@ -25,7 +25,7 @@ from evojax_nas.search.fidelity import Fidelity
 from evojax_nas.search.fingerprint import fingerprint
 from evojax_nas.search.fitness import Score, score
 from evojax_nas.search.prompts import assemble_child, stop_markers
-from evojax_nas.tasks.base import Task
+from evojax_nas.tasks.base import MetricsSchema, Task
 
 
 @dataclasses.dataclass
@@ -38,19 +38,20 @@ class Child:
     failure: Failure | None = None  # why the static check refused it
 
 
-def merge_seeds(screen: Result, extra: Result) -> Result:
-    """One result over the screening seeds and the confirmation seeds (their per-seed lists joined)."""
+def merge_seeds(screen: Result, extra: Result, schema: MetricsSchema) -> Result:
+    """One result over the screening seeds and the confirmation seeds (their per-seed lists joined; the
+    screening seeds' mean score kept as `screen_<score>_mean`)."""
     if not extra.ok:
         failure = extra.failure or Failure("crash", "no metrics")
         return Result(screen.program_id, failure=Failure(failure.kind, f"confirmation failed: {failure.message}"),
                       seconds=screen.seconds + extra.seconds)
     a, b = screen.metrics, extra.metrics
-    merged = {**a, **{k: a[k] + b[k] for k in ("val_accuracy", "test_accuracy", "final_loss")}}
-    merged.update(val_accuracy_mean=float(np.mean(merged["val_accuracy"])),
-                  val_accuracy_std=float(np.std(merged["val_accuracy"])),
-                  test_accuracy_mean=float(np.mean(merged["test_accuracy"])),
-                  screen_val_accuracy_mean=a["val_accuracy_mean"],
-                  train_seconds=a.get("train_seconds", 0.0) + b.get("train_seconds", 0.0))
+    merged = {**a, **{k: a[k] + b[k] for k in schema.per_seed}}
+    merged.update({schema.score_mean: float(np.mean(merged[schema.score])),
+                   f"{schema.score}_std": float(np.std(merged[schema.score])),
+                   schema.test_mean: float(np.mean(merged[schema.test])),
+                   f"screen_{schema.score_mean}": a[schema.score_mean],
+                   "train_seconds": a.get("train_seconds", 0.0) + b.get("train_seconds", 0.0)})
     return Result(screen.program_id, metrics=merged, seconds=screen.seconds + extra.seconds)
 
 
@@ -62,7 +63,7 @@ class Pipeline:
                  min_val_accuracy: float, max_new_tokens: int,
                  progress: Callable[[str, dict[str, Any]], None] | None = None):
         self.lm, self.evaluator, self.journal, self.task = lm, evaluator, journal, task
-        self.spec = task.prompt
+        self.spec, self.schema = task.candidate, task.candidate.metrics
         self.min_val_accuracy, self.max_new_tokens = min_val_accuracy, max_new_tokens
         self.progress = progress or (lambda event, info: None)
         self.fidelity: Fidelity | None = None  # successive halving of the children's screening (search/fidelity.py)
@@ -125,10 +126,14 @@ class Pipeline:
         state.fingerprints += sorted({fingerprint(source, self.spec.class_name) for s in seeds for source in
                                       (s.source, self.task.repair(s.source))})
 
+    def score(self, result: Result) -> Score:
+        """The result's fitness, and whether it is over the threshold (search/fitness.py)."""
+        return score(result, self.min_val_accuracy, self.schema)
+
     def log(self, state: Ledger, program: Program, result: Result, stage: str = "screen",
             s: Score | None = None, mark_seen: bool = True) -> Score:
         """Record a result in the journal, unless it is there already (a round replayed after a resume)."""
-        s = s or score(result, self.min_val_accuracy)
+        s = s or self.score(result)
         if self.journal.known_result(program.id, stage) is None:
             self.journal.record(state.round, program, result, s, stage)
         if mark_seen and program.id not in state.seen:
@@ -158,18 +163,18 @@ class Pipeline:
         for r, end in enumerate(steps[:-1]):
             rung = self._stage(state, alive, f"rung{r}", seeds, (start, end))
             ok = {p.id: p for p in alive if rung[p.id].ok}
-            ranked = self.fidelity.order([(i, rung[i].metrics["val_accuracy_mean"], int(rung[i].metrics["params"]))
-                                          for i in ok])
+            ranked = self.fidelity.order([(i, *self.schema.of(rung[i].metrics)) for i in ok])
             keep = [ok[i] for i in ranked[: self.fidelity.kept(len(ranked))]]
             for p in alive:
                 result = rung[p.id]
                 if p in keep:
                     continue
                 if result.ok:
+                    value, params = self.schema.of(result.metrics)
                     result = Result(p.id, failure=Failure("stopped", (
-                        f"stopped at step {end} of {steps[-1]} (rung {r + 1} of {len(steps)}): validation "
-                        f"accuracy {result.metrics['val_accuracy_mean']:.3f} at {result.metrics['params']} "
-                        f"parameters, below the {len(keep)} that went on ({self.fidelity.rank})")),
+                        f"stopped at step {end} of {steps[-1]} (rung {r + 1} of {len(steps)}): "
+                        f"{self.schema.score_name} {value:.3f} at {params} parameters, below the {len(keep)} "
+                        f"that went on ({self.fidelity.rank})")),
                         seconds=result.seconds, computation=result.computation)
                 out[p.id] = result
                 self.log(state, p, result, "screen", mark_seen=False)  # once: log() skips what the journal has
@@ -188,7 +193,7 @@ class Pipeline:
         def on_result(result: Result) -> None:
             program = by_id[result.program_id]
             if stage == "confirm":
-                result = merge_seeds(self.journal.known_result(program.id), result)
+                result = merge_seeds(self.journal.known_result(program.id), result, self.schema)
             results[result.program_id] = result
             self.log(state, program, result, stage, mark_seen=False)  # marked below, in a replayable order
             self.progress("evaluated", {"round": state.round, "done": len(results), "total": len(programs),

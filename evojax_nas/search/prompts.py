@@ -10,12 +10,12 @@ import numpy as np
 
 from evojax_nas.programs.program import Failure, Program
 from evojax_nas.search.fitness import program_fitness
-from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.tasks.base import CandidateSpec
 
 IMPORTS = "import functools\n\nimport flax.linen as nn\nimport jax\nimport jax.numpy as jnp"
 
 
-def stop_markers(spec: PromptSpec) -> tuple[str, ...]:
+def stop_markers(spec: CandidateSpec) -> tuple[str, ...]:
     """Where a completion ends: the next model's comment or class, a fence, a main block."""
     return ("\n# Model ", f"\nclass {spec.class_name}", "```", "\nif __name__")
 
@@ -34,28 +34,28 @@ def _start(node: ast.AST) -> int:
     return min([node.lineno, *(d.lineno for d in decorators)])
 
 
-def metric_comment(index: int, val_accuracy: float, params: int, score_name: str = "validation accuracy") -> str:
-    return f"# Model {index}: {score_name} {val_accuracy:.3f}, parameters {params}"
+def metric_comment(index: int, val_score: float, params: int, score_name: str) -> str:
+    return f"# Model {index}: {score_name} {val_score:.3f}, parameters {params}"
 
 
-def build_prompt(parents: list[Program], spec: PromptSpec, size_factor: float = 0.9,
+def build_prompt(parents: list[Program], spec: CandidateSpec, size_factor: float = 0.9,
                  accuracy_gain: float = 0.02, target: tuple[float, int] | None = None) -> tuple[str, str]:
     """Return (prompt, header). Parents must have metrics; they are shown in the given order (the
     caller sorts them by ascending fitness). The target asks for size_factor x the best parent's
     parameters and accuracy_gain more accuracy, unless `target` (accuracy, parameters) is given (a child's
     real metrics, for prompt-tuning). The prompt ends with the header, without a newline."""
-    blocks = [f'"""{spec.task_line} Each model is preceded by its {spec.score_name} and size."""', IMPORTS]
+    schema = spec.metrics
+    blocks = [f'"""{spec.task_line} Each model is preceded by its {schema.score_name} and size."""', IMPORTS]
     for i, parent in enumerate(parents, 1):
-        m = parent.metrics or {}
-        comment = metric_comment(i, m["val_accuracy_mean"], m["params"], spec.score_name)
+        comment = metric_comment(i, *schema.of(parent.metrics or {}), schema.score_name)
         blocks.append(f"{comment}\n{code_body(parent.source)}")
-    best = max(parents, key=program_fitness)
-    target_acc = min(1.0, best.metrics["val_accuracy_mean"] + accuracy_gain)
-    target_params = int(best.metrics["params"] * size_factor)
+    best = max(parents, key=lambda p: program_fitness(p, schema))
+    best_score, best_params = schema.of(best.metrics or {})
+    target_acc, target_params = min(schema.score_range[1], best_score + accuracy_gain), int(best_params * size_factor)
     if target is not None:
         target_acc, target_params = target
     header = f"class {spec.class_name}(nn.Module):"
-    blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params, spec.score_name)}\n{header}")
+    blocks.append(f"{metric_comment(len(parents) + 1, target_acc, target_params, schema.score_name)}\n{header}")
     return "\n\n\n".join(blocks), header
 
 
@@ -72,7 +72,7 @@ def edit_prefix(parent: Program, class_name: str, rng: np.random.Generator) -> s
     return "\n".join(lines[node.lineno: cut - 1]) + "\n"
 
 
-def build_retry_prompt(parents: list[Program], code: str, failure: Failure, spec: PromptSpec,
+def build_retry_prompt(parents: list[Program], code: str, failure: Failure, spec: CandidateSpec,
                        size_factor: float = 0.9, accuracy_gain: float = 0.02) -> tuple[str, str]:
     """The child's prompt with its failed code and error inserted before the target: the LM sees what
     went wrong and writes the child again."""

@@ -1,8 +1,10 @@
-"""What a task is to the rest of the system (`Task`), and how its prompts are phrased (`PromptSpec`).
+"""What a task is to the rest of the system (`Task`), and its contract with candidates (`CandidateSpec`: the
+class they define, how prompts are phrased, and the metrics their training reports, `MetricsSchema`).
 
 A task owns its contract with candidates: the class the LM writes and how its prompt is phrased, which
-repairs apply, how the trace sandbox exports a candidate (`tracer`, a dotted path, run there only), and how
-a trusted worker trains what was exported (`trainer`). The search and the evaluator see only this."""
+repairs apply, how the trace sandbox exports a candidate (`tracer`, a dotted path, run there only), how
+a trusted worker trains what was exported (`trainer`), and what that training reports. The search and the
+evaluator see only this."""
 
 from __future__ import annotations
 
@@ -13,14 +15,47 @@ from typing import Any, Protocol
 
 
 @dataclasses.dataclass(frozen=True)
-class PromptSpec:
-    """How a prompt is phrased for one task: the task line, the class the child defines, the words for its
-    score, and the lines that end a child cut off before its return."""
+class MetricsSchema:
+    """The metrics a task's train stage reports for a candidate: `score` (the selection metric: higher is better,
+    within `score_range`) and `test`, each a list with one value per training seed under its name and their mean
+    under `<name>_mean`; the size the fitness weighs (`size`: every real the network carries) and the forward
+    pass's FLOPs (`cost`); `final_loss` per seed. The search, the evaluator's checks and the report read a
+    candidate's numbers through this, never by a task's names."""
+
+    score: str  # e.g. "val_accuracy"
+    test: str  # e.g. "test_accuracy"
+    score_name: str  # the score in words, as prompts and messages say it: "validation accuracy"
+    score_range: tuple[float, float] = (0.0, 1.0)
+    size: str = "params"
+    cost: str = "flops"
+
+    @property
+    def score_mean(self) -> str:
+        return f"{self.score}_mean"
+
+    @property
+    def test_mean(self) -> str:
+        return f"{self.test}_mean"
+
+    @property
+    def per_seed(self) -> tuple[str, ...]:
+        """The lists with one value per training seed (merged when a candidate is trained on more seeds)."""
+        return (self.score, self.test, "final_loss")
+
+    def of(self, metrics: Mapping[str, Any]) -> tuple[float, int]:
+        """(mean score, size) of a candidate's metrics: what its fitness is made of."""
+        return float(metrics[self.score_mean]), int(metrics[self.size])
+
+
+@dataclasses.dataclass(frozen=True)
+class CandidateSpec:
+    """What a candidate is for one task: the class it defines, how a prompt for it is phrased (the task line,
+    the lines that end a child cut off before its return) and what its training reports (`metrics`)."""
 
     task_line: str
     class_name: str
-    score_name: str
     closing: str  # "" where a cut-off child is not closed
+    metrics: MetricsSchema
 
 
 class LoadedProgram(Protocol):
@@ -40,10 +75,10 @@ class ProgramTrainer(Protocol):
 
     def train_many(self, programs: Sequence[Any], seeds: Sequence[int] | None, steps: Sequence[int] | None = None,
                    on_phase: Callable[[str], None] | None = None) -> list[dict[str, Any] | Exception]:
-        """For each program, in order: metrics as `evaluate.result.METRIC_RANGES` describes them (the score as
-        `val_accuracy`), or the error it failed with (a `kind` attribute names the failure). `steps` (start,
-        end): a rung of successive halving, continued from the state the previous rung left. `on_phase` hears
-        "compile" and "train" as the work moves between them (compilation has its own deadline)."""
+        """For each program, in order: metrics as the task's `MetricsSchema` describes them, or the error it
+        failed with (a `kind` attribute names the failure). `steps` (start, end): a rung of successive halving,
+        continued from the state the previous rung left. `on_phase` hears "compile" and "train" as the work
+        moves between them (compilation has its own deadline)."""
         ...
 
 
@@ -53,7 +88,7 @@ class Task(Protocol):
     generated from; the evaluator gives it only to trusted processes, never to a sandbox."""
 
     name: str
-    prompt: PromptSpec
+    candidate: CandidateSpec
     tracer: str  # "module:function" (source, spec, seed_counts) -> {program name: bytes}; runs in the sandbox
     warm_up: str  # a program the trace zygote traces once, so sandboxes find every module imported
 

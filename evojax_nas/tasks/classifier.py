@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from evojax_nas.programs.repair import TaskRepairs, call_method, parse_expr
-from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.tasks.base import CandidateSpec, MetricsSchema
 from evojax_nas.train.dataset import ClassificationTask
 
 CLASS_NAME = "Model"
+# what the train stage (train/trainer.py) reports: accuracies per seed, their means, size and FLOPs
+METRICS = MetricsSchema(score="val_accuracy", test="test_accuracy", score_name="validation accuracy")
 FLATTENED = re.compile(r"(.+)\.reshape\(\(?\(?\1\)?\.shape\[0\], -1\)?\)")  # x.reshape(x.shape[0], -1)
 
 WARM_UP = """
@@ -150,12 +152,12 @@ class ClassifierTrainer:
 
 class ClassifierTask:
     """What every classification task shares: its tracer and warm-up, repairs, trace spec and train stage. A
-    task (a frozen dataclass) adds its name, `prompt`, `num_classes`, `input_shape`, `data()`, `prepare` and
+    task (a frozen dataclass) adds its name, `candidate`, `num_classes`, `input_shape`, `data()`, `prepare` and
     `train_defaults`."""
 
     tracer = "evojax_nas.tasks.classifier_trace:trace_job"
     warm_up = WARM_UP
-    prompt: PromptSpec
+    candidate: CandidateSpec
     num_classes: int
     input_shape: tuple[int, ...]  # one example's
 
@@ -165,10 +167,10 @@ class ClassifierTask:
     def repair(self, source: str, parents: Sequence[str] = ()) -> str:
         from evojax_nas.programs.repair import repair
 
-        return repair(source, self.prompt.class_name, parents, repairs(self.num_classes))
+        return repair(source, self.candidate.class_name, parents, repairs(self.num_classes))
 
     def trace_spec(self, platform: str, train_config: Mapping[str, Any]) -> dict[str, Any]:
-        return trace_spec(self.prompt.class_name, self.input_shape, platform, train_config)
+        return trace_spec(self.candidate.class_name, self.input_shape, platform, train_config)
 
     def trainer(self, train_config: Mapping[str, Any], memory_budget_bytes: int | None = None,
                 state_dir: str | None = None) -> ClassifierTrainer:

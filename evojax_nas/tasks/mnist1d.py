@@ -15,7 +15,7 @@ import numpy as np
 
 from evojax_nas.paths import cache_dir
 from evojax_nas.tasks import classifier
-from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.tasks.base import CandidateSpec
 from evojax_nas.train.dataset import ClassificationTask
 
 
@@ -88,9 +88,9 @@ class Mnist1D(classifier.ClassifierTask):
     val_size: int = 500
     data_seed: int | None = None
     name: str = "mnist1d"
-    prompt: PromptSpec = PromptSpec(
+    candidate: CandidateSpec = CandidateSpec(
         task_line="Flax models for MNIST-1D: signals of length 40, 10 classes.", class_name=classifier.CLASS_NAME,
-        score_name="validation accuracy", closing="x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)")
+        closing="x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(10)(x)", metrics=classifier.METRICS)
     num_classes: int = 10
 
     def data(self) -> ClassificationTask:

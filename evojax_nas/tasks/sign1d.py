@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from evojax_nas.tasks import classifier
-from evojax_nas.tasks.base import PromptSpec
+from evojax_nas.tasks.base import CandidateSpec
 from evojax_nas.train.dataset import ClassificationTask
 
 LENGTH = 16
@@ -42,10 +42,10 @@ class Sign1D(classifier.ClassifierTask):
     val_size: int = 200
     data_seed: int | None = None
     name: str = "sign1d"
-    prompt: PromptSpec = PromptSpec(
+    candidate: CandidateSpec = CandidateSpec(
         task_line=f"Flax models for Sign-1D: signals of length {LENGTH}, 2 classes (the half holding a bump).",
-        class_name=classifier.CLASS_NAME, score_name="validation accuracy",
-        closing="x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(2)(x)")
+        class_name=classifier.CLASS_NAME,
+        closing="x = x.reshape((x.shape[0], -1))\nreturn nn.Dense(2)(x)", metrics=classifier.METRICS)
     num_classes: int = 2
     input_shape: tuple[int, ...] = (LENGTH,)
 

@@ -34,6 +34,7 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from evojax_nas.programs.program import error_kind
 from evojax_nas.train.computation import ForwardCost, forward_cost
 from evojax_nas.train.cost import network_size
 from evojax_nas.train.dataset import ClassificationTask
@@ -115,12 +116,6 @@ def batch_schedule(seed: int, n: int, batch: int, steps: int) -> np.ndarray:
     epochs = -(-steps * batch // n)
     order = np.concatenate([rng.permutation(n) for _ in range(epochs)])
     return order[: steps * batch].reshape(steps, batch).astype(np.int32)
-
-
-def error_kind(err: BaseException) -> str:
-    """shape when an error message speaks of shapes, else crash."""
-    text = f"{type(err).__name__} {err}".lower()
-    return "shape" if any(w in text for w in ("shape", "dimension", "rank", "incompatible")) else "crash"
 
 
 UNBOUNDED = 1 << 30
