@@ -52,6 +52,7 @@ from evojax_nas.config import load_config  # noqa: E402
 from evojax_nas.runs.journal import AppendLog  # noqa: E402
 from evojax_nas.runs.report import load_run, plot, write_report  # noqa: E402
 from evojax_nas.runs.search_run import DATA_SEED  # noqa: E402
+from evojax_nas.tasks.mnist1d import Mnist1D  # noqa: E402
 
 LEDGER = ROOT / "benchmarks" / "results" / "search_quality"
 ROUND0 = "round0.json"  # in a ledger: the data seed, and the round 0 of each round-0 config
@@ -168,13 +169,18 @@ def method_spec(spec: str) -> tuple[str, list[tuple[str, object]]]:
     return method, fields
 
 
+def as_run(record: dict, workdir: Path) -> dict:
+    """A ledger's record as the report reads a run (runs/report.py's load_run): its numbers are MNIST-1D's."""
+    return {**record, "workdir": workdir, "state": {}, "metrics": Mnist1D().candidate.metrics}
+
+
 def run_one(spec: str, seed: int, budget: str, out: Path, ledger: Path) -> dict:
     """The ledger's record of one search: read from the ledger, or run (or finished) here and written there,
     with its wall time and peak RSS from this and earlier invocations."""
     method, levers = method_spec(spec)
     workdir = out / f"{spec}-s{seed}"
     if (ledger / f"{workdir.name}.json").exists():
-        return {**json.loads((ledger / f"{workdir.name}.json").read_text()), "workdir": workdir, "state": {}}
+        return as_run(json.loads((ledger / f"{workdir.name}.json").read_text()), workdir)
     stats_path = out / "stats" / f"{workdir.name}.json"
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
     config = out / "configs" / f"{re.sub(r'[^A-Za-z0-9]+', '_', spec)}_s{seed}.py"
@@ -206,7 +212,7 @@ def run_one(spec: str, seed: int, budget: str, out: Path, ledger: Path) -> dict:
         stats_path.write_text(json.dumps(stats))
         if not stats["done"]:
             raise RuntimeError(f"{workdir.name} failed; see {out / 'stats' / (workdir.name + '.log')}")
-    return {**to_ledger(spec, seed, budget, workdir, stats, ledger), "workdir": workdir, "state": {}}
+    return as_run(to_ledger(spec, seed, budget, workdir, stats, ledger), workdir)
 
 
 def analyse(run: dict) -> dict:
