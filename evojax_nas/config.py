@@ -41,3 +41,12 @@ def defaults() -> ml_collections.ConfigDict:
     """configs/default.py's config (a copy): the library's defaults, written there only. Read in the trusted
     parent: a confined sandbox or worker cannot read configs/ (it gets the values it needs)."""
     return copy.deepcopy(_defaults())
+
+
+def default(*path: str) -> object:
+    """One value of configs/default.py, by its keys ("eval", "timeout_s"): a copy of it alone (a field's default
+    reads one value, not a copy of the whole config)."""
+    value: object = _defaults()
+    for key in path:
+        value = value[key]  # type: ignore[index]
+    return copy.deepcopy(value)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evojax_nas.config import defaults
+from evojax_nas.config import default, defaults
 from evojax_nas.evaluate import isolation
 from evojax_nas.evaluate.backend import LocalBackend, LocalSetup, TrainBackend, TrainJob
 from evojax_nas.evaluate.result import Result
@@ -43,7 +43,7 @@ def _default(name: str, scale: float = 1.0) -> Any:
     """configs/default.py's eval.<name> (times `scale`), the one place the number is written, as a field's
     default."""
     def read() -> Any:
-        value = defaults().eval[name]
+        value = default("eval", name)
         if hasattr(value, "to_dict"):  # a ConfigDict (ray_resources)
             return value.to_dict()
         return int(value * scale) if scale != 1.0 else value
@@ -74,7 +74,7 @@ class EvaluatorConfig:
     # "private": the task's data is generated from data_seed (drawn when the evaluator starts if None), which
     # only the train workers get; "published": the task's published data, which a candidate can rebuild from
     # the public recipe and memorise (for comparisons with papers)
-    data: str = dataclasses.field(default_factory=lambda: defaults().data)
+    data: str = dataclasses.field(default_factory=lambda: default("data"))
     data_seed: int | None = None
     compile_cache: str | None = _default("compile_cache")  # None: the user cache's "compile" folder; "": none
     backend: str = _default("backend")  # or "ray": the train stage on Ray actors (evaluate/ray_backend.py)
