@@ -147,6 +147,7 @@ class SlotTrainer:
             raise TrainingError("nan", f"the training loss is not finite after {self.config.steps} steps: "
                                        f"{final.tolist()}")
         return {"val_score": [float(v) for v in out["best_val"]], "test_score": [float(v) for v in out["test"]],
+                "first_loss": np.asarray(out["losses"][0], dtype=float).tolist(),  # with the last: did it learn
                 "final_loss": final.tolist(), "params": int(out["parameters"]) + counted_constants(program.constants),
                 "flops": float("nan"), "width": forward.width, "depth": forward.depth,
                 "val_score_mean": float(np.mean(out["best_val"])), "test_score_mean": float(np.mean(out["test"])),

@@ -52,7 +52,9 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
     if budget == "small":
         config.search.update(num_rounds=2, num_prompts=2, samples_per_prompt=6, num_children=4,
                              max_samples_per_round=24, max_new_tokens=300, tune_epochs=1, tune_batch_size=4)
-        config.train.update(num_steps=500, num_seeds=1, strategy="python-serial")
+        # 5e12 FLOPs a seed: the per-step cap of :quality; the LM's multi-million-parameter children held a worker
+        # for minutes each (tests/test_search.py)
+        config.train.update(num_steps=500, num_seeds=1, strategy="python-serial", max_train_flops=5e12)
         config.eval.num_workers = 2
     elif budget == "quality":  # hundreds of children in about an hour (benchmarks/search_quality.py)
         # 64 samples a call (the sampler's batch), successive halving at the rungs measured to keep the full

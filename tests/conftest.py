@@ -24,6 +24,13 @@ if "EVOJAX_NAS_CACHE" not in os.environ:
     os.environ["EVOJAX_NAS_CACHE"] = tempfile.mkdtemp(prefix="evonas-test-cache-")
     atexit.register(shutil.rmtree, os.environ["EVOJAX_NAS_CACHE"], ignore_errors=True)
 
+# jax's persistent compilation cache in the test processes and the searches and benchmarks they start (through
+# the environment; confined workers and sandboxes get a clean one and set their own), in that cache (in CI one
+# for both suites): the tests compile the same seeds, CLRS models and LM shapes again and again, in every
+# process, as a search's workers would from their own cache. Tests that count compiles name their own cache.
+os.environ.update(JAX_COMPILATION_CACHE_DIR=str(Path(os.environ["EVOJAX_NAS_CACHE"]) / "compile-tests"),
+                  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.1", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+
 
 
 @pytest.hookimpl(trylast=True)

@@ -2,6 +2,7 @@
 (the seeds are our own code, so they are traced here, in the test process)."""
 
 
+import functools
 import threading
 
 import flax.linen as nn
@@ -12,12 +13,19 @@ from evojax_nas.programs.loader import load_class
 from evojax_nas.tasks.classifier_trace import TraceSpec, export_class
 from evojax_nas.train import Strategy, Trainer, TrainingError, default_config
 from evojax_nas.train.exported import ExportedNetwork
+from evojax_nas.train.strategy import rule
 from tests.conftest import ROOT, seed_source
 
 
-def model(name: str, seed_counts=(1, 2, 3)) -> ExportedNetwork:
+@functools.cache
+def _seed_export(name: str, seed_counts: tuple[int, ...]) -> bytes:
     cls = load_class(seed_source(name), "Model", base=nn.Module)
-    return ExportedNetwork.from_bytes(export_class(cls, TraceSpec.of("Model", (40,)), seed_counts))
+    return export_class(cls, TraceSpec.of("Model", (40,)), seed_counts)
+
+
+def model(name: str, seed_counts=(1, 2, 3)) -> ExportedNetwork:
+    """A seed exported as the trace stage does (traced once per process: the export is most of a short test)."""
+    return ExportedNetwork.from_bytes(_seed_export(name, tuple(seed_counts)))
 
 
 def trainer(task, tmp_path, **overrides) -> Trainer:
@@ -54,20 +62,28 @@ def test_vmapped_seeds_equal_each_seed_trained_alone(task, tmp_path, name):
     assert len(set(np.round(together.final_loss, 6))) == 3  # three different models
 
 
-@pytest.mark.parametrize("strategy", [str(s) for s in Strategy.all(2)])
-def test_every_strategy_trains_the_same_models(task, tmp_path, strategy):
-    t = trainer(task, tmp_path, num_steps=60, scan_chunk=25)  # 2 full chunks and a rest of 10
-    reference = t.train(model("cnn"), seeds=[0, 1], strategy="python-vmap")
+@pytest.fixture(scope="module")
+def cnn_reference(task):
+    """The CNN on two seeds, 60 steps, python-vmap: what every strategy must train to."""
+    return trainer(task, None, num_steps=60, scan_chunk=25).train(model("cnn"), seeds=[0, 1], strategy="python-vmap")
+
+
+@pytest.mark.parametrize("strategy", [str(s) for s in Strategy.all(2) if str(s) != "python-vmap"])
+def test_every_strategy_trains_the_same_models(task, cnn_reference, strategy):
+    t = trainer(task, None, num_steps=60, scan_chunk=25)  # 2 full chunks and a rest of 10
     result = t.train(model("cnn"), seeds=[0, 1], strategy=strategy)
     assert result.strategy == strategy
-    np.testing.assert_allclose(result.final_loss, reference.final_loss, rtol=2e-3)
+    np.testing.assert_allclose(result.final_loss, cnn_reference.final_loss, rtol=2e-3)
 
 
-def test_auto_strategy_follows_the_rule_from_the_programs_ops(task, tmp_path):
+def test_auto_strategy_follows_the_rule_from_the_programs_ops(task):
     # on CPU: a Python loop where there are convolutions or pooling, lax.scan otherwise; seeds vmapped; no timing
-    t = trainer(task, tmp_path, num_steps=30, num_seeds=2)
-    assert [t.train(model(name)).strategy for name in ("cnn", "cnn_bn_dropout", "mlp", "gru")] == [
-        "python-vmap", "python-vmap", "scan-vmap", "scan-vmap"]
+    ops = {name: model(name, seed_counts=(1,)).ops for name in ("cnn", "cnn_bn_dropout", "mlp", "gru")}
+    assert [str(rule(ops[name], "cpu")) for name in ops] == ["python-vmap", "python-vmap", "scan-vmap", "scan-vmap"]
+    assert {str(rule(o, "gpu")) for o in ops.values()} == {"scan-vmap"}
+    # and the trainer applies it where the config says "auto"
+    auto = trainer(task, None, num_steps=3, num_seeds=1, strategy="auto")
+    assert auto.train(model("mlp", seed_counts=(1,))).strategy == "scan-vmap"
 
 
 @pytest.mark.parametrize("name", ["cnn_bn_dropout", "gru"])
