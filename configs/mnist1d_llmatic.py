@@ -54,9 +54,8 @@ def get_config(budget: str = "full") -> ml_collections.ConfigDict:
     })
     if budget == "small":
         config.search.update(num_rounds=5, batch=8, num_init_nets=2, cells=25, prompt_cells=25, max_new_tokens=300)
-        # 5e12 FLOPs a seed: the per-step cap of :quality; the LM's multi-million-parameter children held a worker
-        # for minutes each (tests/test_search.py)
-        config.train.update(num_steps=500, num_seeds=1, strategy="python-serial", max_train_flops=5e12)
+        config.train.update(num_steps=500, num_seeds=1, strategy="python-serial",
+                            max_train_flops=evoprompting_config("small").train.max_train_flops)  # its cap, and why
         config.eval.num_workers = 2
     elif budget == "compare":
         config.search.update(num_rounds=5, batch=16, num_init_nets=4, cells=49, prompt_cells=49, max_new_tokens=300)
