@@ -234,7 +234,7 @@ def test_a_program_evaluated_after_the_riggers_gets_its_own_score(corpus, privat
     # exactly what the trusted trainer gives it here.
     from tests.test_trainer import model, trainer
 
-    reference = trainer(private_task, Path(os.environ["EVOJAX_NAS_CACHE"]), num_steps=20, strategy="python-vmap"
+    reference = trainer(private_task, num_steps=20, strategy="python-vmap"
                         ).train(model("mlp", seed_counts=(1,)))
     assert corpus["results"]["good"].metrics["val_accuracy"] == reference.val_accuracy
 
