@@ -2,6 +2,7 @@
 
 import numpy as np
 from mnist1d.data import get_dataset_args, make_dataset
+from mnist1d.utils import ObjectView
 
 from evojax_nas.tasks import mnist1d
 
@@ -25,6 +26,19 @@ def test_matches_the_published_recipe_exactly(task):
     np.testing.assert_allclose(np.concatenate([task.x_train, task.x_val]), reference["x"], rtol=1e-6)
     np.testing.assert_array_equal(np.concatenate([task.y_train, task.y_val]), reference["y"])
     np.testing.assert_allclose(task.x_test, reference["x_test"], rtol=1e-6)
+
+
+def test_our_generator_is_the_packages_to_the_bit_for_any_seed():
+    # a private data seed is generated at every evaluator's start: ours draws what the package draws, in its
+    # order, and does the arithmetic for all examples at once
+    for seed, size in [(42, 5000), (1_234_567, 1000)]:
+        args = mnist1d.dataset_args(seed, size)
+        reference = make_dataset(ObjectView(dict(args)))
+        ours = mnist1d.make_dataset(args)
+        for key in ("x", "x_test"):
+            np.testing.assert_array_equal(ours[key], reference[key].astype(np.float32))
+        for key in ("y", "y_test"):
+            np.testing.assert_array_equal(ours[key], reference[key])
 
 
 def test_deterministic_by_seed_and_cached(tmp_path, monkeypatch):

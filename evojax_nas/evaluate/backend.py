@@ -108,9 +108,17 @@ class _Worker:
         self.pack: dict[str, TrainJob] = {}  # program id -> job, until answered
         self.deadline = 0.0
         self.compiling_since: float | None = None
+        self.startup_timeout_s = startup_timeout_s
         try:
             self.send(setup)
-            ready = self.wait_frame(startup_timeout_s)
+        except OSError as err:
+            self.kill()
+            raise RuntimeError(f"evaluation worker did not start: {self.log_tail()}") from err
+
+    def wait_ready(self) -> None:
+        """Wait for the worker's ready frame (workers started together import jax side by side)."""
+        try:
+            ready = self.wait_frame(self.startup_timeout_s)
             self.layers = {str(k): clean_message(v, 200) for k, v in dict(ready["layers"]).items()}
             self.missing = isolation.missing(self.layers, isolation.WORKER_LAYERS)
             if not ready["ready"]:  # only under strict isolation does the worker refuse
@@ -209,7 +217,7 @@ class LocalBackend:
         self.platform = ""
         self.slot_devices = 1
 
-    def _spawn(self, index: int) -> _Worker:
+    def _spawn(self, index: int, wait: bool = True) -> _Worker:
         s = self.setup
         workdir = s.log_dir / f"worker-{index}"
         workdir.mkdir(mode=0o700, exist_ok=True)
@@ -221,14 +229,20 @@ class LocalBackend:
                  "state_dir": s.state_dir}
         w = _Worker(setup, isolation.worker_env(str(workdir), str(s.data_dir), device),
                     s.log_dir / f"worker-{index}.log", s.startup_timeout_s)
-        if w.missing and not self.workers and not self.restarts:
-            print(f"evonas: train worker degraded, without {'; '.join(w.missing)}", file=sys.stderr)
         if index < len(self.workers):
             self.workers[index] = w
         else:
             self.workers.append(w)
-        self.platform, self.slot_devices = w.platform, w.devices
+        if wait:
+            self._ready(index)
         return w
+
+    def _ready(self, index: int) -> None:
+        w = self.workers[index]
+        w.wait_ready()
+        if w.missing and index == 0 and not self.restarts:
+            print(f"evonas: train worker degraded, without {'; '.join(w.missing)}", file=sys.stderr)
+        self.platform, self.slot_devices = w.platform, w.devices
 
     def _replace(self, index: int) -> None:
         self.workers[index].kill()
@@ -236,8 +250,17 @@ class LocalBackend:
         self._spawn(index)
 
     def start(self, count: int) -> None:
-        while len(self.workers) < count:
-            self._spawn(len(self.workers))
+        first = len(self.workers)
+        try:
+            for index in range(first, count):
+                self._spawn(index, wait=False)
+            for index in range(first, count):
+                self._ready(index)
+        except BaseException:
+            for w in self.workers[first:]:
+                w.kill()
+            del self.workers[first:]  # a later start spawns them again
+            raise
 
     def free(self) -> int:
         return sum(not w.pack for w in self.workers)

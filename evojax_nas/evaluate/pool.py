@@ -180,21 +180,28 @@ class Evaluator:
         (self.log_dir / "states").mkdir(mode=0o700, exist_ok=True)
         return LocalBackend(setup)
 
-    def _start_sandbox(self) -> TraceSandbox:
+    def _start_sandbox(self, wait: bool = True) -> TraceSandbox:
+        """The trace zygote; without `wait`, it warms up while the caller starts the workers, and
+        _sandbox_ready must follow."""
         limits = isolation.Limits(memory_bytes=self.config.trace_memory_bytes,
                                   cpu_seconds=max(1, round(self.config.trace_cpu_s)),
                                   threads=max(256, 8 * (os.cpu_count() or 1)))  # XLA's pools scale with cores
         warm_up = {"source": self.task.warm_up, "spec": self.task.trace_spec("cpu", self.config.train_config)}
         hidden = [str(self.log_dir), str(cache_dir())] + ([self.config.run_dir] if self.config.run_dir else [])
         sandbox = TraceSandbox(self.log_dir / "trace", limits, self.config.isolation, self.task.tracer, warm_up,
-                               hidden=hidden)
+                               hidden=hidden, wait=False)
+        if wait:
+            self._sandbox_ready(sandbox)
+        return sandbox
+
+    def _sandbox_ready(self, sandbox: TraceSandbox) -> None:
+        sandbox.wait_ready()
         refusal = sandbox.refusal()
         if refusal:
             sandbox.close()
             raise IsolationUnavailable(refusal)
-        if sandbox.missing and self.sandbox is None:
+        if sandbox.missing and self.sandbox in (None, sandbox):
             print(f"evonas: trace sandbox degraded, without {'; '.join(sandbox.missing)}", file=sys.stderr)
-        return sandbox
 
     def isolation_report(self) -> dict[str, str]:
         """How each sandbox layer applied here (starts the zygote if needed)."""
@@ -252,15 +259,24 @@ class _Round:
         from evojax_nas.train.trainer import pack_size  # the trainer's rule (imported late: it loads jax)
 
         ev = self.ev
-        if ev.backend is None:
-            ev.backend = ev._start_backend()
-        ev.backend.start(min(self.config.num_workers, len(self.to_trace)))
+        starting = ev.sandbox is None
+        if starting:  # the zygote warms up while the workers start: both import jax
+            ev.sandbox = ev._start_sandbox(wait=False)
+        try:
+            if ev.backend is None:
+                ev.backend = ev._start_backend()
+            ev.backend.start(min(self.config.num_workers, len(self.to_trace)))
+            if starting:
+                ev._sandbox_ready(ev.sandbox)
+        except BaseException:
+            if starting and ev.sandbox is not None:  # the next call starts another
+                ev.sandbox.close()
+                ev.sandbox = None
+            raise
         # programs per request: the compiled pack's size (all that are ready, where memory decides), for each
         # device the worker's mesh spans
         per_device = pack_size(self.config.train_config.get("pack", 0), ev.backend.platform)
         self.pack = min(per_device * ev.backend.slot_devices, len(self.to_trace))
-        if ev.sandbox is None:
-            ev.sandbox = ev._start_sandbox()
         while self.to_trace or self.to_train or self.traces or ev.backend.deadline() is not None:
             self._start_traces()
             self._start_trainings()

@@ -92,9 +92,10 @@ class TraceSandbox:
     """The zygote process and its control socket."""
 
     def __init__(self, root: Path, limits: isolation.Limits, mode: str, tracer: str, warm_up: dict[str, Any],
-                 startup_timeout_s: float = 120.0, hidden: Sequence[str] = ()):
+                 startup_timeout_s: float = 120.0, hidden: Sequence[str] = (), wait: bool = True):
         """tracer: the task's dotted path (`module:function`); warm_up: {source, spec} traced once at start;
-        hidden: folders no sandbox may read (isolation.readable_paths), besides `root`."""
+        hidden: folders no sandbox may read (isolation.readable_paths), besides `root`; wait: return once the
+        zygote is ready (else call wait_ready before the first job)."""
         if mode not in isolation.ISOLATION_MODES:
             raise ValueError(f"eval.isolation must be one of {isolation.ISOLATION_MODES}, got {mode!r}")
         self.root, self.mode, self.next_job = root, mode, 0
@@ -110,11 +111,20 @@ class TraceSandbox:
         self.control = ours
         self.control.sendall(json.dumps({"root": str(root), "limits": dataclasses.asdict(limits), "mode": mode,
                                          "tracer": tracer, "warm_up": warm_up, "hidden": list(hidden)}).encode())
-        readable, _, _ = select.select([self.control], [], [], startup_timeout_s)
+        self.startup_timeout_s = startup_timeout_s
+        self.layers: dict[str, str] = {}
+        self.missing: list[str] = []
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait for the zygote's warm-up (the caller may start other processes meanwhile), then probe the
+        layers a sandbox applies here."""
+        readable, _, _ = select.select([self.control], [], [], self.startup_timeout_s)
         if not readable or not self.control.recv(1 << 16):
             self.close()
             raise RuntimeError(f"the trace zygote did not start: {self._log_tail()}")
-        self.layers = self.probe(startup_timeout_s)
+        self.layers = self.probe(self.startup_timeout_s)
         self.missing = isolation.missing(self.layers)
 
     def _log_tail(self) -> str:
