@@ -205,7 +205,7 @@ def _preload(tracer: Callable[..., dict[str, bytes]], warm_up: dict[str, Any]) -
     if pid == 0:
         try:
             before = set(sys.modules)
-            tracer(warm_up["source"], warm_up["spec"], (1, 2))
+            tracer(warm_up["source"], warm_up["spec"], (1,))  # one seed count imports what two would, in half the time
             os.write(write, json.dumps(sorted(set(sys.modules) - before)).encode())
         finally:
             os._exit(0)
