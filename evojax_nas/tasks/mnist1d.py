@@ -57,7 +57,7 @@ def generate(seed: int = 42, num_samples: int = 5000, cache: Path | None = None)
 
 
 def make_dataset(args: dict) -> dict[str, np.ndarray]:
-    """The package's `make_dataset` (mnist1d/data.py and transform.py) to the bit, a hundred times faster:
+    """The package's `make_dataset` (mnist1d/data.py and transform.py) to the bit, 14 times faster (3.6 s, 0.25 s):
     the random draws are made one example at a time in the package's order, the arithmetic over all examples
     at once (a fresh private data seed is made at every evaluator's start)."""
     from mnist1d.data import get_templates
