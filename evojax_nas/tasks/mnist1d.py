@@ -71,28 +71,29 @@ def make_dataset(args: dict) -> dict[str, np.ndarray]:
     labels = np.repeat(templates["y"], args["num_samples"] // len(templates["y"]))
     low, high = args["padding"]
     width = args["template_len"] + high  # every example's length once dilated
-    pads, scales, shifts, corr, iid, shears = [], [], [], np.empty((len(labels), width)), np.empty(
-        (len(labels), width)), []
-    for i in range(len(labels)):  # transform()'s draws, in its order
-        pads.append(low + int(rng.rand() * (high - low + 1)))
-        scales.append(1 + args["scale_coeff"] * (rng.rand() - 0.5))
-        shifts.append(rng.choice(args["max_translation"]))
+    n = len(labels)
+    pads, shifts = np.empty(n, dtype=int), np.empty(n, dtype=int)
+    scales, shears, corr, iid = np.empty(n), np.empty(n), np.empty((n, width)), np.empty((n, width))
+    for i in range(n):  # transform()'s draws, in its order
+        pads[i] = low + int(rng.rand() * (high - low + 1))
+        scales[i] = 1 + args["scale_coeff"] * (rng.rand() - 0.5)
+        shifts[i] = rng.choice(args["max_translation"])
         corr[i] = args["corr_noise_scale"] * rng.randn(width)
         iid[i] = args["iid_noise_scale"] * rng.randn(width)
-        shears.append(args["shear_scale"] * (rng.rand() - 0.5))
-    x = np.empty((len(labels), width))
-    for pad in set(pads):  # pad with zeros, then dilate: one interpolation per padded length
-        rows = np.flatnonzero(np.array(pads) == pad)
+        shears[i] = args["shear_scale"] * (rng.rand() - 0.5)
+    x = np.empty((n, width))
+    for pad in np.unique(pads):  # pad with zeros, then dilate: one interpolation per padded length
+        rows = np.flatnonzero(pads == pad)
         padded = np.concatenate([templates["x"][labels[rows]] + 1e-8, np.zeros((len(rows), pad))], axis=-1)
         x[rows] = interpolate(padded, width)
-    x *= np.array(scales)[:, None]
-    x = x[np.arange(len(x))[:, None], (np.arange(width) - np.array(shifts)[:, None]) % width]  # translate
+    x *= scales[:, None]
+    x = x[np.arange(n)[:, None], (np.arange(width) - shifts[:, None]) % width]  # translate
     mask = x != 0
     x = mask * x + (1 - mask) * gaussian_filter1d(corr, 2, axis=-1)
     x = x + iid
-    x = x - np.array(shears)[:, None] * np.linspace(-0.5, 0.5, width)
+    x = x - shears[:, None] * np.linspace(-0.5, 0.5, width)
     xs = interpolate(x, args["final_seq_length"])
-    order = rng.permutation(len(labels))
+    order = rng.permutation(n)
     xs, ys = xs[order], labels[order]
     if args["shuffle_seq"]:
         xs = xs[..., rng.permutation(args["final_seq_length"])]
