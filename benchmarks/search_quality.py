@@ -13,7 +13,9 @@ to the ledger (--ledger, committed: benchmarks/results/search_quality/BUDGET/): 
 plots read of it (each child's round, fitness, size, accuracies, failure kind; the best program's source), its
 wall time, peak RSS and commit, and, once, the shared round 0 with the data seed it was trained on. A run in the
 ledger is not run again, and a new run evaluates on the ledger's data, so the table grows over sessions and
-machines that keep no run directories. (The data seed is public there: no sandbox reads this repository, and
+machines that keep no run directories; a run begun and not finished goes on in another session once parked
+there: stop its `evonas search` process (SIGKILL is safe; the benchmark adds its wall time), then run the same
+command with --park and commit the ledger. (The data seed is public there: no sandbox reads this repository, and
 none can import the package that generates MNIST-1D.) Prints per run the best
 seed's fitness, the best fitness at the end and after the first N evaluated children (N: the fewest any
 run evaluated, so every method gets the same budget), the round that first beat the best seed, the best
@@ -40,6 +42,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -56,6 +59,7 @@ from evojax_nas.tasks.mnist1d import Mnist1D  # noqa: E402
 
 LEDGER = ROOT / "benchmarks" / "results" / "search_quality"
 ROUND0 = "round0.json"  # in a ledger: the data seed, and the round 0 of each round-0 config
+PARKED = "parked"  # in a ledger: runs begun and not finished, packed to go on in another session
 
 # EvoPrompting, the paper's three ablations, and two baselines without evolution or without an LM; all at the
 # same budget (the configs share configs/mnist1d_evoprompting.py's budgets).
@@ -78,8 +82,11 @@ TINY = ("small", "    config.search.update(num_rounds=1, max_new_tokens=64, conf
 
 # what the ledger keeps of a child's metrics: the table's and the plots' fields
 THIN_METRICS = ("params", "val_accuracy", "test_accuracy", "val_accuracy_mean", "test_accuracy_mean")
+# how children are sampled and kept, and how many: round 0 (the seeds trained and confirmed) has none of it
 SAMPLING = ("seed", "parents", "prompt_tuning", "operator", "child_form", "retry_failed", "num_rounds",
-            "num_children", "max_samples_per_round")  # how children are sampled, and how many: round 0 has none
+            "num_children", "max_samples_per_round", "temperatures", "max_new_tokens", "num_prompts",
+            "samples_per_prompt", "shots", "size_factor", "accuracy_gain", "population_size", "tune_epochs",
+            "tune_batch_size")
 
 
 def round0_config(config: dict) -> dict:
@@ -147,7 +154,34 @@ def to_ledger(spec: str, seed: int, budget: str, workdir: Path, stats: dict, led
         shared["rounds"].append({"config": mine, "records": round0_records(workdir)})
         (ledger / ROUND0).write_text(json.dumps(shared, indent=1) + "\n")
     (ledger / f"{workdir.name}.json").write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    (ledger / PARKED / f"{workdir.name}.tar.gz").unlink(missing_ok=True)
     return record
+
+
+def park(name: str, out: Path, ledger: Path) -> Path | None:
+    """Pack the unfinished run `name` of --out (its directory, its stats and log) into the ledger, to go on
+    in a session that has no run directories: it resumes where it stopped, its wall time summed over the
+    sessions. None when --out holds no such run."""
+    stats = out / "stats" / f"{name}.json"
+    if not (out / name / "config.json").exists() or (stats.exists() and json.loads(stats.read_text()).get("done")):
+        return None
+    if not stats.exists():
+        print(f"{name}: no stats (its search was not stopped through the benchmark): its wall time so far is lost")
+    path = ledger / PARKED / f"{name}.tar.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for member in (name, f"stats/{name}.json", f"stats/{name}.log"):
+            if (out / member).exists():
+                tar.add(out / member, arcname=member)
+    return path
+
+
+def unpark(name: str, out: Path, ledger: Path) -> None:
+    """Unpack the parked run `name` into --out, unless --out has it already."""
+    path = ledger / PARKED / f"{name}.tar.gz"
+    if path.exists() and not (out / name).exists():
+        with tarfile.open(path) as tar:
+            tar.extractall(out, filter="data")  # no absolute paths, links out or devices
 
 
 def method_spec(spec: str) -> tuple[str, list[tuple[str, object]]]:
@@ -181,6 +215,7 @@ def run_one(spec: str, seed: int, budget: str, out: Path, ledger: Path) -> dict:
     workdir = out / f"{spec}-s{seed}"
     if (ledger / f"{workdir.name}.json").exists():
         return as_run(json.loads((ledger / f"{workdir.name}.json").read_text()), workdir)
+    unpark(workdir.name, out, ledger)
     stats_path = out / "stats" / f"{workdir.name}.json"
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
     config = out / "configs" / f"{re.sub(r'[^A-Za-z0-9]+', '_', spec)}_s{seed}.py"
@@ -245,6 +280,8 @@ def main() -> None:
     parser.add_argument("--budget", default="quality", help="a budget of the configs, or tiny (tests)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "search_quality")
     parser.add_argument("--ledger", type=Path, default=LEDGER, help="the finished runs, kept (a folder per budget)")
+    parser.add_argument("--park", action="store_true", help="pack the runs of --methods and --seeds begun in --out "
+                        "and not finished into the ledger (to commit), then stop")
     args = parser.parse_args()
     for spec in args.methods:
         try:
@@ -252,6 +289,11 @@ def main() -> None:
         except argparse.ArgumentTypeError as err:
             parser.error(f"--methods: {err}")
     ledger = args.ledger / args.budget
+    if args.park:
+        for name in (f"{m}-s{s}" for s in args.seeds for m in args.methods):
+            if path := park(name, args.out, ledger):
+                print(f"parked {name}: {path}")
+        return
     runs = [run_one(m, s, args.budget, args.out, ledger) for s in args.seeds for m in args.methods]
     for run in runs:
         run.update(analyse(run))

@@ -110,3 +110,31 @@ def test_search_quality_runs_and_ends_with_its_json_line(tmp_path):
     replayed = {r["id"] for r in shared["rounds"][0]["records"]}
     logged = [json.loads(line) for line in (mutation / "candidates.jsonl").read_text().splitlines()]
     assert replayed and replayed <= {r["id"] for r in logged if r["round"] == 0}
+
+
+def test_an_unfinished_run_parks_in_the_ledger_and_unpacks_as_it_was(tmp_path):
+    """search_quality.py --park: a run begun in one session goes on in another that has only the ledger."""
+    import tarfile
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import search_quality
+
+    out, elsewhere, ledger, name = tmp_path / "out", tmp_path / "elsewhere", tmp_path / "ledger", "naive-s1"
+    (out / name / "checkpoints" / "0").mkdir(parents=True)
+    (out / "stats").mkdir()
+    files = {f"{name}/config.json": "{}", f"{name}/checkpoints/0/state": "round 0", f"{name}/data_seed": "7\n",
+             f"stats/{name}.json": json.dumps({"wall_s": 60.0, "done": False}), f"stats/{name}.log": "round 1\n"}
+    for path, text in files.items():
+        (out / path).write_text(text)
+    (out / name / "data_seed").chmod(0o600)
+    parked = search_quality.park(name, out, ledger)
+    search_quality.unpark(name, elsewhere, ledger)
+    assert {p: (elsewhere / p).read_text() for p in files} == files
+    assert (elsewhere / name / "data_seed").stat().st_mode & 0o777 == 0o600
+    (out / "stats" / f"{name}.json").write_text(json.dumps({"wall_s": 90.0, "done": True}))
+    assert search_quality.park(name, out, ledger) is None and search_quality.park("llmatic-s0", out, ledger) is None
+    with tarfile.open(parked, "w:gz") as tar:  # a parked file edited to write outside --out is refused
+        tar.add(out / "stats" / f"{name}.log", arcname="../outside.log")
+    with pytest.raises(tarfile.OutsideDestinationError):
+        search_quality.unpark(name, tmp_path / "fresh", ledger)
+    assert not (tmp_path / "outside.log").exists()
