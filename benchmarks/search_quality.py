@@ -143,7 +143,7 @@ def to_ledger(spec: str, seed: int, budget: str, workdir: Path, stats: dict, led
     best = max((c for c in run["candidates"] if c["eligible"]), key=lambda c: c["fitness"])
     record = {"name": workdir.name, "method": run["method"], "spec": spec, "seed": seed, "budget": budget,
               "commit": stats["commit"], "wall_s": stats["wall_s"], "cpu_s": stats.get("cpu_s"),
-              "peak_rss_gb": stats["peak_rss_gb"],
+              "peak_rss_gb": stats["peak_rss_gb"], "config": json.loads((workdir / "config.json").read_text()),
               "rounds": run["rounds"], "candidates": [thin(c) for c in run["candidates"]],
               "best_source": best["program"]["source"]}
     ledger.mkdir(parents=True, exist_ok=True)
@@ -203,6 +203,26 @@ def method_spec(spec: str) -> tuple[str, list[tuple[str, object]]]:
     return method, fields
 
 
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """The dotted fields whose values differ between two configs (a field the old one lacks is not compared:
+    a field added later defaults to what ran before it)."""
+    found = []
+    for key in old.keys() & new.keys():
+        if isinstance(old[key], dict) and isinstance(new[key], dict):
+            found += differences(old[key], new[key], f"{prefix}{key}.")
+        elif old[key] != new[key]:
+            found.append(f"{prefix}{key}: {old[key]!r} in the ledger, {new[key]!r} now")
+    return sorted(found)
+
+
+def check_same_config(record: dict, config: dict) -> None:
+    """A ledger's run counts for its name only if the name still means its config: a budget or method changed
+    since (`:quality`'s fields) makes it another experiment, which must not be read as this one."""
+    if "config" in record and (changed := differences(record["config"], config)):
+        raise SystemExit(f"the ledger's {record['name']} ran another config than {record['spec']} means now ("
+                         + "; ".join(changed) + "): rename it to the lever it now is, or delete it to run again")
+
+
 def as_run(record: dict, workdir: Path) -> dict:
     """A ledger's record as the report reads a run (runs/report.py's load_run): its numbers are MNIST-1D's."""
     return {**record, "workdir": workdir, "state": {}, "metrics": Mnist1D().candidate.metrics}
@@ -213,20 +233,22 @@ def run_one(spec: str, seed: int, budget: str, out: Path, ledger: Path) -> dict:
     with its wall time and peak RSS from this and earlier invocations."""
     method, levers = method_spec(spec)
     workdir = out / f"{spec}-s{seed}"
-    if (ledger / f"{workdir.name}.json").exists():
-        return as_run(json.loads((ledger / f"{workdir.name}.json").read_text()), workdir)
-    unpark(workdir.name, out, ledger)
-    stats_path = out / "stats" / f"{workdir.name}.json"
-    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
     config = out / "configs" / f"{re.sub(r'[^A-Za-z0-9]+', '_', spec)}_s{seed}.py"
     config.parent.mkdir(parents=True, exist_ok=True)
-    stats_path.parent.mkdir(exist_ok=True)
     base, shrink = TINY if budget == "tiny" else (budget, "")
     shrink += "".join(f"    config.{name} = {value!r}\n" for name, value in levers)
     config.write_text(f'"""{spec}, search seed {seed}, budget {budget} (written by search_quality.py)."""\n\n'
                       "from evojax_nas.config import load_config\n\n\ndef get_config():\n"
                       f"    config = load_config('{ROOT / METHODS[method]}:{base}')\n{shrink}"
                       f"    config.search.seed = {seed}\n    return config\n")
+    if (ledger / f"{workdir.name}.json").exists():
+        record = json.loads((ledger / f"{workdir.name}.json").read_text())
+        check_same_config(record, json.loads(load_config(str(config)).to_json()))
+        return as_run(record, workdir)
+    unpark(workdir.name, out, ledger)
+    stats_path = out / "stats" / f"{workdir.name}.json"
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {"wall_s": 0.0, "peak_rss_gb": 0.0}
+    stats_path.parent.mkdir(exist_ok=True)
     share_round0(workdir, config, out, ledger)
     if not stats.get("done"):
         print(f"running {workdir.name} ...", flush=True)

@@ -9,6 +9,7 @@ from configs.mnist1d_evoprompting import get_config as evoprompting_config
 
 def get_config(budget: str = "full"):
     config = evoprompting_config(budget)
-    config.search.update(operator="mutation", prompt_tuning=False, retry_failed=False)
+    # two parents a child at every budget: crossover takes a knob from a mate of the fittest's family
+    config.search.update(operator="mutation", prompt_tuning=False, retry_failed=False, shots=2)
     config.lm.kind = "none"
     return config

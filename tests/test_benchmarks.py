@@ -138,3 +138,28 @@ def test_an_unfinished_run_parks_in_the_ledger_and_unpacks_as_it_was(tmp_path):
     with pytest.raises(tarfile.OutsideDestinationError):
         search_quality.unpark(name, tmp_path / "fresh", ledger)
     assert not (tmp_path / "outside.log").exists()
+
+
+def test_a_ledger_run_counts_only_while_its_name_means_its_config(tmp_path):
+    """search_quality.py: a ledger record run under a config its name no longer means (a budget changed since)
+    is refused, naming the field, rather than read as this experiment; the same config is read, not run."""
+    from evojax_nas.config import load_config
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import search_quality
+
+    out, ledger = tmp_path / "out", tmp_path / "ledger"
+    ledger.mkdir()
+    config = load_config(f"{ROOT}/configs/mnist1d_naive.py:quality")
+    config.search.seed = 1
+    record = {"name": "naive-s1", "spec": "naive", "seed": 1, "candidates": [], "rounds": [],
+              "config": json.loads(config.to_json())}
+    (ledger / "naive-s1.json").write_text(json.dumps(record))
+    assert search_quality.run_one("naive", 1, "quality", out, ledger)["name"] == "naive-s1"
+    shots = config.search.shots
+    record["config"]["search"]["shots"] = shots + 1
+    del record["config"]["search"]["temperatures"]  # a field added since is not compared
+    (ledger / "naive-s1.json").write_text(json.dumps(record))
+    with pytest.raises(SystemExit, match=f"search.shots: {shots + 1} in the ledger, {shots} now"):
+        search_quality.run_one("naive", 1, "quality", out, ledger)
+    assert not (out / "naive-s1").exists()

@@ -91,9 +91,11 @@ def _check_seed_results(results, hidden: int) -> None:
 @pytest.mark.slow
 def test_all_nine_seeds_pass_the_sandbox_and_train():
     """Each seed traced in the sandbox and trained in the trusted model: BFS, 40 steps, its loss falls. One
-    training size: every size is a compile of its own (most of a seed's half minute here)."""
+    size for training, validation and test: every size is a compile of its own (most of a seed's half minute
+    here)."""
     assert len(SEEDS) == 9
-    _check_seed_results(_evaluate(SEEDS, train_lengths=[4], num_steps=40, hidden=16, eval_every=20), hidden=16)
+    _check_seed_results(_evaluate(SEEDS, train_lengths=[4], test_length=4, num_steps=40, hidden=16, eval_every=20),
+                        hidden=16)
 
 
 @pytest.mark.slow

@@ -86,20 +86,23 @@ def kill_training_actors(times: int, killed: list[int]) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("kills", [1, 2])
-def test_an_actor_killed_mid_pack_is_replaced_its_pack_sent_once_more_then_failed(kills):
+def test_an_actor_killed_mid_pack_is_replaced_its_pack_sent_once_more_then_failed():
+    """One evaluator (one actor at a time): killed once mid-pack, the pack trains on the actor that replaced it;
+    killed twice, it fails; then the search goes on."""
     with Evaluator(config(300, num_workers=1, backend="ray")) as evaluator:
         killed: list[int] = []
-        killer = threading.Thread(target=kill_training_actors, args=(kills, killed))
-        killer.start()
-        results = evaluator.evaluate(programs()[:2])
-        killer.join()
-        assert len(killed) == kills and evaluator.restarts == kills
-        failed = [r for r in results if not r.ok]
-        if kills == 1:  # sent again to the new actor: trained
-            assert not failed, results
-        else:  # the pack whose actor died twice fails; a later pack trains on a third actor
-            assert failed and all(r.failure.kind == "crash" and "twice" in r.failure.message for r in failed)
+        for kills in (1, 2):
+            before = len(killed)
+            killer = threading.Thread(target=kill_training_actors, args=(before + kills, killed))
+            killer.start()
+            results = evaluator.evaluate(programs()[:2] if kills == 1 else [Program(seed_source("cnn_bn_dropout"))])
+            killer.join()
+            assert len(killed) - before == kills and evaluator.restarts == len(killed)
+            failed = [r for r in results if not r.ok]
+            if kills == 1:  # sent again to the new actor: trained
+                assert not failed, results
+            else:  # the pack whose actor died twice fails
+                assert failed and all(r.failure.kind == "crash" and "twice" in r.failure.message for r in failed)
         again, = evaluator.evaluate([Program(seed_source("mlp").replace("100", "64"))])  # the search goes on
         assert again.ok, again
         # the killed actors' folders (data, states, logs) were removed by the actors that replaced them
