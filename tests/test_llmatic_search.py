@@ -19,7 +19,7 @@ from evojax_nas.evaluate.result import reproducible
 from evojax_nas.runs.checkpoints import SearchCheckpoints
 from evojax_nas.runs.journal import AppendLog
 from evojax_nas.search.llmatic import LlmaticState
-from tests.conftest import evaluation_processes, run_after_round_0, write_config
+from tests.conftest import evaluation_processes, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = f"""
@@ -28,7 +28,7 @@ from evojax_nas.config import load_config
 
 def get_config():
     config = load_config("{ROOT}/configs/mnist1d_llmatic.py:small")
-    config.search.update(num_rounds=2, batch=6, num_init_nets=2, max_new_tokens=200, seed=2)
+    config.search.update(num_rounds=3, batch=6, num_init_nets=2, max_new_tokens=200, seed=2)
     config.train.update(num_steps=200, max_train_flops=2e11)  # the LM's giants refused (test_search.py)
     return config
 """
@@ -74,13 +74,17 @@ def test_both_archives_fill_and_the_report_shows_them(run):
     assert "network_qd_score" in (report / "summary.md").read_text()
 
 
-def test_resume_after_sigkill_mid_generation_restores_both_archives(run, tmp_path):
+def test_resume_after_sigkill_mid_generation_restores_both_archives(run, tmp_path, tmp_path_factory):
     """Killed as soon as generation 1 has logged a child, resumed, and stopped after it (a one-generation run):
     both archives as the uninterrupted run's after its generation 1."""
     reference_dir, _ = run
-    workdir = tmp_path / "killed"  # the reference after its generation 0, made a one-generation run
-    run_after_round_0(reference_dir, workdir, search={"num_rounds": 1})
-    command = [sys.executable, "-m", "evojax_nas.cli", "search", "--workdir", str(workdir)]
+    config_file = write_config(tmp_path_factory, "llmatic_test_one", CONFIG.replace(
+        "    return config", "    config.search.num_rounds = 1\n    return config"))
+    workdir = tmp_path / "killed"
+    workdir.mkdir()
+    shutil.copy(reference_dir / "data_seed", workdir)  # the same private data as the run it is compared with
+    command = [sys.executable, "-m", "evojax_nas.cli", "search", "--config", str(config_file), "--workdir",
+               str(workdir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = workdir / "candidates.jsonl"
     deadline = time.monotonic() + 900
