@@ -69,25 +69,6 @@ def write_config(tmp_path_factory, name: str, text: str) -> Path:
     return path
 
 
-def run_after_round_0(reference: Path, workdir: Path, **changes: dict) -> None:
-    """Make `workdir` the run of `reference` as it stood after round 0 (its config with `changes` per section,
-    its private data seed, checkpoint 0, the logs' round-0 lines): a resume test starts from there rather than
-    training the seeds again (tens of seconds of a slow test each)."""
-    import json
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = json.loads((reference / "config.json").read_text())
-    for section, values in changes.items():
-        config[section].update(values)
-    (workdir / "config.json").write_text(json.dumps(config, indent=1))
-    shutil.copy(reference / "data_seed", workdir)
-    shutil.copytree(reference / "checkpoints" / "0", workdir / "checkpoints" / "0")
-    for log in ("candidates.jsonl", "samples.jsonl"):
-        if (reference / log).exists():
-            lines = (reference / log).read_text().splitlines(keepends=True)
-            (workdir / log).write_text("".join(line for line in lines if json.loads(line)["round"] == 0))
-
-
 def _parent(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("PPid:"):

@@ -30,7 +30,7 @@ from evojax_nas.search.evoprompting import Child, EvoPrompting, SearchState, pop
 from evojax_nas.search.fitness import program_fitness
 from evojax_nas.tasks.classifier import METRICS
 from evojax_nas.tasks.mnist1d import Mnist1D
-from tests.conftest import evaluation_processes, run_after_round_0, write_config
+from tests.conftest import evaluation_processes, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = f"""
@@ -247,18 +247,22 @@ def test_truncated_log_line_is_dropped(tmp_path):
 # .ci/run took 85 minutes with it in a fresh clone (test_ray_backend.py checks Ray's metrics and a killed actor)
 @pytest.mark.parametrize("backend", ["local", pytest.param("ray", marks=pytest.mark.skipif(
     not os.environ.get("EVONAS_RAY_RESUME"), reason="minutes more: set EVONAS_RAY_RESUME=1 to run it"))])
-def test_resume_after_sigkill_mid_round_reproduces_the_run(run, tmp_path, backend):
+def test_resume_after_sigkill_mid_round_reproduces_the_run(run, tmp_path, tmp_path_factory, backend):
     """Kill `evonas search` with SIGKILL as soon as round 1 has logged a child's first rung (other children
     still training, none at the full budget yet), resume it, and compare with the uninterrupted run after its
-    round 1 (this run stops there: round 1 is the one the kill interrupts; it starts from the reference's round
-    0); on local workers, and on Ray actors of a cluster the search starts (and takes down with it when killed)."""
+    round 1 (this run stops there: round 1 is the one the kill interrupts); on local workers, and on Ray actors
+    of a cluster the search starts (and takes down with it when killed)."""
     reference_dir, _ = run
+    one_round = '    config.search.num_rounds = 1\n' + ('    config.eval.backend = "ray"\n' if backend == "ray" else "")
     if backend == "ray":
         pytest.importorskip("ray")
-    workdir = tmp_path / "killed"  # the reference after its round 0, made a one-round run
-    run_after_round_0(reference_dir, workdir, search={"num_rounds": 1}, **({"eval": {"backend": "ray"}}
-                                                                          if backend == "ray" else {}))
-    command = [sys.executable, "-m", "evojax_nas.cli", "search", "--workdir", str(workdir)]
+    config_file = write_config(tmp_path_factory, f"search_test_{backend}", CONFIG.replace(
+        "    return config", one_round + "    return config"))
+    workdir = tmp_path / "killed"
+    workdir.mkdir()
+    shutil.copy(reference_dir / "data_seed", workdir)  # the same private data as the run it is compared with
+    command = [sys.executable, "-m", "evojax_nas.cli", "search", "--config", str(config_file), "--workdir",
+               str(workdir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and process.poll() is None:
