@@ -28,7 +28,7 @@ from evojax_nas.config import load_config
 
 def get_config():
     config = load_config("{ROOT}/configs/mnist1d_llmatic.py:small")
-    config.search.update(num_rounds=3, batch=6, num_init_nets=2, max_new_tokens=200, seed=2)
+    config.search.update(num_rounds=2, batch=6, num_init_nets=2, max_new_tokens=200, seed=0)
     config.train.update(num_steps=200, max_train_flops=2e11)  # the LM's giants refused (test_search.py)
     return config
 """

@@ -1,7 +1,8 @@
 """Every device of a host: a pack laid out over a mesh ("population", "seeds") trains each candidate to the
 numbers it gets on one device (within the packing tolerance of test_pack.py), with 8 CPU devices forced in a
 process of its own (XLA reads the flag once, before the first computation), and through the evaluator: one
-worker driving 4 devices gives the metrics of the single-device run."""
+worker driving 4 devices gives the metrics of the single-device run (with 3 seeds, which do not divide the
+devices: each device trains a candidate's every seed)."""
 
 from __future__ import annotations
 
@@ -61,9 +62,8 @@ def forced(script: str, devices: int, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("seeds", [[0, 1], pytest.param([0, 1, 2], marks=pytest.mark.slow)])
-def test_a_pack_over_eight_devices_trains_to_the_numbers_of_one(seeds):
-    runs = forced(SCRIPT, 8, json.dumps(seeds))
+def test_a_pack_over_eight_devices_trains_to_the_numbers_of_one():
+    runs = forced(SCRIPT, 8, json.dumps([0, 1]))  # a seed on each of a pair of devices
     for one, many in zip(runs["1"], runs["8"], strict=True):
         assert one["params"] == many["params"] and one["steps"] == many["steps"] == 20
         np.testing.assert_allclose(many["final_loss"], one["final_loss"], rtol=1e-3)
@@ -81,7 +81,7 @@ EVALUATE = textwrap.dedent("""
     out = {}
     for devices in (1, 0):  # one device; every device the worker sees
         train = default_config()
-        train.update(num_steps=30, num_seeds=2, devices=devices)
+        train.update(num_steps=30, num_seeds=3, devices=devices)
         with Evaluator(EvaluatorConfig(train_config=train.to_dict(), data_seed=3, compile_cache="")) as evaluator:
             results = evaluator.evaluate(programs)
             out[devices] = {"slot_devices": evaluator.backend.slot_devices,

@@ -1,8 +1,7 @@
-"""MNIST-1D is regenerated offline, exactly, deterministically, and cached."""
+"""MNIST-1D is regenerated offline, exactly, deterministically, and cached. The mnist1d package (the
+reference) is imported where used: it brings torch, seconds of every pytest process's collection."""
 
 import numpy as np
-from mnist1d.data import get_dataset_args, make_dataset
-from mnist1d.utils import ObjectView
 
 from evojax_nas.tasks import mnist1d
 
@@ -22,6 +21,8 @@ def test_class_balance(task):
 
 
 def test_matches_the_published_recipe_exactly(task):
+    from mnist1d.data import get_dataset_args, make_dataset
+
     reference = make_dataset(get_dataset_args())  # the package's offline regeneration
     np.testing.assert_allclose(np.concatenate([task.x_train, task.x_val]), reference["x"], rtol=1e-6)
     np.testing.assert_array_equal(np.concatenate([task.y_train, task.y_val]), reference["y"])
@@ -31,6 +32,9 @@ def test_matches_the_published_recipe_exactly(task):
 def test_our_generator_is_the_packages_to_the_bit_for_any_seed():
     # a private data seed is generated at every evaluator's start: ours draws what the package draws, in its
     # order, and does the arithmetic for all examples at once
+    from mnist1d.data import make_dataset
+    from mnist1d.utils import ObjectView
+
     for seed, size in [(42, 5000), (1_234_567, 1000)]:
         args = mnist1d.dataset_args(seed, size)
         reference = make_dataset(ObjectView(dict(args)))
