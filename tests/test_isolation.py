@@ -260,7 +260,8 @@ def test_every_kind_of_layer_trains_through_both_stages():
         (result,) = evaluator.evaluate([Program(source)])
     assert result.ok, result.failure
     m = result.metrics
-    assert len(m["val_accuracy"]) == 2 and m["val_accuracy"][0] != m["val_accuracy"][1]
+    # the seeds differ in their loss; an accuracy is a count of 1,000 and two seeds may tie (one CI did, 0.302)
+    assert len(m["val_accuracy"]) == 2 and m["final_loss"][0] != m["final_loss"][1]
     assert m["val_accuracy_mean"] > 0.15 and m["params"] > 500 and m["flops"] > m["params"]
 
 
