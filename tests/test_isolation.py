@@ -74,8 +74,8 @@ def corpus(tmp_path_factory):
     programs = [Program.from_file(p) for p in HOSTILE_OS] + [Program.from_file(SEEDS / "mlp.py")]
     # 2 GB of address space is twice what tracing the good program needs and halves what the memory bombs touch
     # before they are stopped, which on a loaded machine decided between "oom" and "timeout"; 20 s of CPU time is
-    # four times what the slowest program (trace-time training) needs, and what touching 2 GB took on one CI
-    # machine (over 10 s: the gradual bomb timed out); 16 threads on 2 cores spend it before the 25 s deadline
+    # over four times what the slowest program (trace-time training) needs, and twice the 10 s that one CI machine
+    # spent touching the gradual bomb's 2 GB (it timed out); 16 threads on 2 cores spend it before the 25 s deadline
     config = EvaluatorConfig(train_config=train_config(), timeout_s=60, trace_timeout_s=25, trace_cpu_s=20,
                              memory_bytes=4 << 30, trace_memory_bytes=2 << 30, data_seed=DATA_SEED)
     try:
