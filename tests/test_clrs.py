@@ -104,7 +104,7 @@ def test_parameter_counts_equal_dm_clrs_at_hidden_128():
 
 @pytest.mark.parametrize("algorithm, lengths, test_length, steps, floor", [
     pytest.param("bfs", (4, 7), 12, 60, 0.6, marks=pytest.mark.slow),  # parent pointers: chance ~1 / degree
-    pytest.param("bubble_sort", (4, 5), 8, 60, 0.3, marks=pytest.mark.slow),  # a permutation: chance 1/8
+    pytest.param("bubble_sort", (5,), 8, 60, 0.3, marks=pytest.mark.slow),  # a permutation: chance 1/8
 ])
 def test_trains_on_cpu_with_falling_loss_and_ood_score_above_chance(algorithm, lengths, test_length, steps, floor):
     config = TrainConfig(steps=steps, hidden=32, train_lengths=lengths, test_length=test_length, val_samples=32,
