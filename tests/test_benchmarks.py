@@ -84,7 +84,7 @@ def test_scaling_runs_and_ends_with_its_json_line():
 
 @pytest.mark.slow
 def test_search_quality_runs_and_ends_with_its_json_line(tmp_path):
-    # a variant (of the non-LM baseline: seconds, not an LM's minute) and an LM method; test_search runs EvoPrompting
+    # a variant (of the non-LM baseline: no LM to load or sample) and an LM method; test_search runs EvoPrompting
     methods = ("mutation+parents=random", "llmatic")
     out, ledger = tmp_path / "a", tmp_path / "ledger"
     _, last = run(f"search_quality.py --budget tiny --seeds 0 --methods {' '.join(methods)} --out {out} "
